@@ -1,0 +1,3 @@
+module github.com/umbrasec/umbra/shared
+
+go 1.26

@@ -1,0 +1,228 @@
+// Package wire holds the messages that cross the network between the agent and
+// the collector, and the rules for decoding and validating them. Both sides
+// import it; it imports only the standard library.
+//
+// Versioning: every report names the Schema it was written in. The collector
+// decodes every schema from MinSchema to Schema; fields are only ever added,
+// never renamed or retyped, so an old agent's report decodes into today's
+// types with the new fields at their zero value. A report from a newer agent
+// than the collector knows is refused with a clear error.
+package wire
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"time"
+)
+
+// Schema is the version of the report format this build writes.
+const Schema = 1
+
+// MinSchema is the oldest report format this build still decodes.
+const MinSchema = 1
+
+// Kind says what a report carries.
+type Kind string
+
+// The kinds of report.
+const (
+	KindInventory Kind = "inventory"
+)
+
+// Report is the envelope of everything an agent sends.
+type Report struct {
+	// Schema is the wire format version the report was written in.
+	Schema int `json:"schema"`
+	// ID identifies the report; a retried report carries the same ID and is
+	// stored once.
+	ID string `json:"id"`
+	// Kind says which payload field is set.
+	Kind Kind `json:"kind"`
+	// AgentID identifies the agent that wrote the report.
+	AgentID string `json:"agent_id"`
+	// AgentVersion is the agent's build version.
+	AgentVersion string `json:"agent_version"`
+	// CreatedAt is when the agent wrote the report, by the agent's clock.
+	CreatedAt time.Time `json:"created_at"`
+
+	Inventory *Inventory `json:"inventory,omitempty"`
+}
+
+// Limits bound what a single report may hold. The collector enforces them on
+// every report it receives; the agent trims to them before it sends.
+type Limits struct {
+	MaxBodyBytes    int64 // decoded (decompressed) JSON size
+	MaxStringLen    int   // any single string field
+	MaxInterfaces   int   // network interfaces in one inventory
+	MaxAddresses    int   // addresses on one interface
+	MaxSourceErrors int   // source errors in one inventory
+	MaxClockSkew    time.Duration
+}
+
+// DefaultLimits are generous for any real host and small enough that one
+// hostile report cannot hurt the collector.
+var DefaultLimits = Limits{
+	MaxBodyBytes:    16 << 20,
+	MaxStringLen:    1024,
+	MaxInterfaces:   512,
+	MaxAddresses:    64,
+	MaxSourceErrors: 64,
+	MaxClockSkew:    366 * 24 * time.Hour,
+}
+
+// ErrTooLarge is returned when a report exceeds Limits.MaxBodyBytes.
+var ErrTooLarge = errors.New("report too large")
+
+// DecodeError is a report that could not be read as JSON of the right shape.
+type DecodeError struct{ Err error }
+
+func (e *DecodeError) Error() string { return "decoding report: " + e.Err.Error() }
+func (e *DecodeError) Unwrap() error { return e.Err }
+
+// ValidationError lists every problem found in a well-formed report.
+type ValidationError struct{ Problems []string }
+
+func (e *ValidationError) Error() string {
+	var b bytes.Buffer
+	b.WriteString("invalid report: ")
+	for i, p := range e.Problems {
+		if i > 0 {
+			b.WriteString("; ")
+		}
+		b.WriteString(p)
+	}
+	return b.String()
+}
+
+// Decode reads one report of at most lim.MaxBodyBytes from r and validates
+// it. It returns ErrTooLarge, a *DecodeError or a *ValidationError, each
+// with a message fit to show the sender.
+func Decode(r io.Reader, lim Limits, now time.Time) (*Report, error) {
+	data, err := io.ReadAll(io.LimitReader(r, lim.MaxBodyBytes+1))
+	if err != nil {
+		return nil, &DecodeError{Err: err}
+	}
+	if int64(len(data)) > lim.MaxBodyBytes {
+		return nil, fmt.Errorf("%w: more than %d bytes", ErrTooLarge, lim.MaxBodyBytes)
+	}
+	var rep Report
+	dec := json.NewDecoder(bytes.NewReader(data))
+	if err := dec.Decode(&rep); err != nil {
+		return nil, &DecodeError{Err: describeJSONError(err)}
+	}
+	if dec.More() {
+		return nil, &DecodeError{Err: errors.New("trailing data after the report")}
+	}
+	if err := rep.Validate(lim, now); err != nil {
+		return nil, err
+	}
+	return &rep, nil
+}
+
+func describeJSONError(err error) error {
+	var syn *json.SyntaxError
+	var typ *json.UnmarshalTypeError
+	switch {
+	case errors.As(err, &syn):
+		return fmt.Errorf("malformed JSON at byte %d: %v", syn.Offset, syn)
+	case errors.As(err, &typ):
+		field := typ.Field
+		if field == "" {
+			field = "(top level)"
+		}
+		return fmt.Errorf("field %s: got JSON %s, want %s", field, typ.Value, typ.Type)
+	case errors.Is(err, io.EOF):
+		return errors.New("empty body")
+	case errors.Is(err, io.ErrUnexpectedEOF):
+		return errors.New("truncated JSON")
+	}
+	return err
+}
+
+// Validate checks a decoded report against lim and reports every problem at
+// once.
+func (r *Report) Validate(lim Limits, now time.Time) error {
+	v := &validator{lim: lim}
+	switch {
+	case r.Schema < MinSchema:
+		v.addf("schema %d is older than the oldest supported (%d)", r.Schema, MinSchema)
+	case r.Schema > Schema:
+		v.addf("schema %d is newer than this collector understands (%d); upgrade the collector", r.Schema, Schema)
+	}
+	v.id("id", r.ID)
+	v.id("agent_id", r.AgentID)
+	v.str("agent_version", r.AgentVersion)
+	if r.CreatedAt.IsZero() {
+		v.addf("created_at is missing")
+	} else if d := r.CreatedAt.Sub(now); d > lim.MaxClockSkew || -d > lim.MaxClockSkew {
+		v.addf("created_at %s is too far from the collector's clock", r.CreatedAt.UTC().Format(time.RFC3339))
+	}
+	switch r.Kind {
+	case KindInventory:
+		if r.Inventory == nil {
+			v.addf("kind %q without an inventory", r.Kind)
+		} else {
+			r.Inventory.validate(v)
+		}
+	case "":
+		v.addf("kind is missing")
+	default:
+		v.addf("unknown kind %q", truncate(string(r.Kind), 64))
+	}
+	if len(v.problems) > 0 {
+		return &ValidationError{Problems: v.problems}
+	}
+	return nil
+}
+
+type validator struct {
+	lim      Limits
+	problems []string
+}
+
+const maxProblems = 20
+
+func (v *validator) addf(format string, args ...any) {
+	if len(v.problems) == maxProblems {
+		v.problems = append(v.problems, "… more problems not listed")
+	}
+	if len(v.problems) > maxProblems {
+		return
+	}
+	v.problems = append(v.problems, fmt.Sprintf(format, args...))
+}
+
+func (v *validator) str(field, s string) {
+	if len(s) > v.lim.MaxStringLen {
+		v.addf("%s is %d bytes long, the limit is %d", field, len(s), v.lim.MaxStringLen)
+	}
+}
+
+// id checks an identifier: 1 to 128 bytes of letters, digits and -_.:
+func (v *validator) id(field, s string) {
+	if s == "" {
+		v.addf("%s is missing", field)
+		return
+	}
+	if len(s) > 128 {
+		v.addf("%s is longer than 128 bytes", field)
+		return
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '_' || c == '.' || c == ':') {
+			v.addf("%s has a character outside [A-Za-z0-9-_.:] at byte %d", field, i)
+			return
+		}
+	}
+}
+
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n] + "…"
+}
