@@ -201,23 +201,29 @@ func (v *validator) str(field, s string) {
 	}
 }
 
-// id checks an identifier: 1 to 128 bytes of letters, digits and -_.:
+// id checks an identifier.
 func (v *validator) id(field, s string) {
+	if err := CheckID(s); err != nil {
+		v.addf("%s %v", field, err)
+	}
+}
+
+// CheckID reports whether s is a valid report or agent id: 1 to 128 bytes of
+// letters, digits and -_.:
+func CheckID(s string) error {
 	if s == "" {
-		v.addf("%s is missing", field)
-		return
+		return errors.New("is missing")
 	}
 	if len(s) > 128 {
-		v.addf("%s is longer than 128 bytes", field)
-		return
+		return errors.New("is longer than 128 bytes")
 	}
 	for i := 0; i < len(s); i++ {
 		c := s[i]
 		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '_' || c == '.' || c == ':') {
-			v.addf("%s has a character outside [A-Za-z0-9-_.:] at byte %d", field, i)
-			return
+			return fmt.Errorf("has a character outside [A-Za-z0-9-_.:] at byte %d", i)
 		}
 	}
+	return nil
 }
 
 func truncate(s string, n int) string {

@@ -1,0 +1,84 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/umbrasec/umbra/agent/internal/inventory"
+	"github.com/umbrasec/umbra/agent/internal/state"
+	"github.com/umbrasec/umbra/agent/internal/uplink"
+	"github.com/umbrasec/umbra/shared/version"
+	"github.com/umbrasec/umbra/shared/wire"
+)
+
+func runRun(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := newFlags("run", "run --once --collector URL [--state-dir DIR] [--timeout 30s]", stderr)
+	once := fs.Bool("once", false, "send one inventory report and exit")
+	collector := fs.String("collector", "", "collector base `URL`, e.g. https://collector.example:8443")
+	stateDir := fs.String("state-dir", state.DefaultDir(), "`folder` of the agent's state (its agent id)")
+	timeout := fs.Duration("timeout", 30*time.Second, "give up after this long, retries included")
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	if !*once {
+		return usagef("only --once is supported for now: the service loop (spool, schedule, scan jobs) is not built yet")
+	}
+	if *collector == "" {
+		return usagef("--collector is required")
+	}
+	if *timeout <= 0 {
+		return usagef("--timeout must be positive, not %v", *timeout)
+	}
+	if *stateDir == "" {
+		return usagef("--state-dir must not be empty")
+	}
+	client, err := uplink.New(*collector, nil)
+	if err != nil {
+		return &usageError{msg: err.Error()}
+	}
+
+	ctx, cancel := context.WithTimeout(ctx, *timeout)
+	defer cancel()
+	agentID, err := state.AgentID(*stateDir)
+	if err != nil {
+		return err
+	}
+	inv, err := inventory.Collect(ctx)
+	if err != nil {
+		return err
+	}
+	now := time.Now().UTC()
+	rep := &wire.Report{
+		Schema:       wire.Schema,
+		ID:           uuid.NewString(),
+		Kind:         wire.KindInventory,
+		AgentID:      agentID,
+		AgentVersion: version.Version,
+		CreatedAt:    now,
+		Inventory:    inv,
+	}
+	if err := rep.Validate(wire.DefaultLimits, now); err != nil {
+		return fmt.Errorf("not sending report %s: %w", rep.ID, err)
+	}
+	sent, err := client.Send(ctx, rep)
+	if err != nil {
+		var refused *uplink.RefusedError
+		if errors.As(err, &refused) && refused.Code/100 == 4 && refused.Code != 429 {
+			// A final answer: say it as the collector did, with every problem.
+			fmt.Fprintf(stderr, "umbra-agent run: %v\n", refused)
+			for _, p := range refused.Problem.Problems {
+				if p != refused.Problem.Error {
+					fmt.Fprintf(stderr, "  %s\n", p)
+				}
+			}
+			return errReported
+		}
+		return err
+	}
+	fmt.Fprintf(stdout, "sent inventory report %s (%d bytes)\n", rep.ID, sent.Bytes)
+	return nil
+}

@@ -1,0 +1,130 @@
+// Package state keeps the agent's small durable state on disk: the folder it
+// lives in and the agent id, made on first use and kept for life.
+package state
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strings"
+
+	"github.com/google/uuid"
+	"github.com/umbrasec/umbra/shared/wire"
+)
+
+// agentIDFile is the name of the file in the state folder that holds the
+// agent id.
+const agentIDFile = "agent-id"
+
+// DefaultDir is the state folder of an agent installed as a service on this
+// OS.
+func DefaultDir() string { return defaultDir(runtime.GOOS, os.Getenv) }
+
+func defaultDir(goos string, getenv func(string) string) string {
+	switch goos {
+	case "windows":
+		base := getenv("ProgramData")
+		if base == "" {
+			base = `C:\ProgramData`
+		}
+		return base + `\Umbra\agent`
+	case "darwin":
+		return "/Library/Application Support/Umbra/agent"
+	default:
+		return "/var/lib/umbra-agent"
+	}
+}
+
+// AgentID returns the agent id kept in dir, making dir and a fresh random
+// id on first use. A file that holds no valid id is an error: replacing it
+// silently would make this host a new agent to the collector.
+func AgentID(dir string) (string, error) {
+	path := filepath.Join(dir, agentIDFile)
+	id, err := readID(path)
+	if err == nil || !errors.Is(err, fs.ErrNotExist) {
+		return id, err
+	}
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return "", fmt.Errorf("making state folder: %w", err)
+	}
+	id = uuid.NewString()
+	switch err := writeNew(path, id+"\n"); {
+	case errors.Is(err, fs.ErrExist):
+		// Another process made the id first: use that one.
+		return readID(path)
+	case err != nil:
+		return "", fmt.Errorf("saving agent id: %w", err)
+	}
+	return id, nil
+}
+
+func readID(path string) (string, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return "", fmt.Errorf("reading agent id: %w", err)
+	}
+	id := strings.TrimSpace(string(b))
+	if err := wire.CheckID(id); err != nil {
+		return "", fmt.Errorf("agent id file %s is corrupt (id %v): remove it to enroll this host as a new agent", path, err)
+	}
+	return id, nil
+}
+
+// writeNew writes data to path atomically, mode 0600, and fails with
+// fs.ErrExist if path already exists: the data goes to a temporary file in
+// the same folder, flushed, then linked into place (renamed where the file
+// system has no hard links).
+func writeNew(path, data string) (err error) {
+	dir := filepath.Dir(path)
+	f, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp*")
+	if err != nil {
+		return err
+	}
+	tmp := f.Name()
+	defer func() {
+		if rerr := os.Remove(tmp); rerr != nil && !errors.Is(rerr, fs.ErrNotExist) && err == nil {
+			err = rerr
+		}
+	}()
+	if err := f.Chmod(0o600); err != nil && runtime.GOOS != "windows" {
+		f.Close()
+		return err
+	}
+	if _, err := f.WriteString(data); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Sync(); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Close(); err != nil {
+		return err
+	}
+	if err := os.Link(tmp, path); err != nil {
+		if errors.Is(err, fs.ErrExist) {
+			return err
+		}
+		if _, serr := os.Lstat(path); serr == nil {
+			return fs.ErrExist
+		}
+		if err := os.Rename(tmp, path); err != nil {
+			return err
+		}
+	}
+	syncDir(dir)
+	return nil
+}
+
+// syncDir flushes a folder's entries where the OS allows it, so that a new
+// file survives a crash; failure only weakens that promise.
+func syncDir(dir string) {
+	if d, err := os.Open(dir); err == nil {
+		_ = d.Sync()
+		_ = d.Close()
+	}
+}
+
