@@ -127,4 +127,3 @@ func syncDir(dir string) {
 		_ = d.Close()
 	}
 }
-

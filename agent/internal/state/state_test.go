@@ -109,4 +109,3 @@ func TestAgentIDUnwritableDir(t *testing.T) {
 		t.Errorf("AgentID(under a file) = nil error, want one")
 	}
 }
-
