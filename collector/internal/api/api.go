@@ -1,0 +1,298 @@
+// Package api is the collector's HTTP interface: report ingest for agents,
+// the admin API, and health checks.
+package api
+
+import (
+	"compress/gzip"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"mime"
+	"net/http"
+	"runtime/debug"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/umbrasec/umbra/collector/internal/adminapi"
+	"github.com/umbrasec/umbra/collector/internal/store"
+	"github.com/umbrasec/umbra/shared/wire"
+)
+
+// Store is what the handlers need from the database.
+type Store interface {
+	StoreInventory(ctx context.Context, received time.Time, r *wire.Report) (duplicate bool, err error)
+	ListHosts(ctx context.Context) ([]store.Host, error)
+	Ping(ctx context.Context) error
+}
+
+// Middleware wraps a handler, e.g. to authenticate.
+type Middleware func(http.Handler) http.Handler
+
+// Options tune the handler. The zero value is usable.
+type Options struct {
+	// MaxRequestBytes bounds a request body as sent (compressed); zero
+	// means DefaultMaxRequestBytes.
+	MaxRequestBytes int64
+	// Limits bound a decoded report; zero means wire.DefaultLimits.
+	Limits wire.Limits
+	// StoreTimeout bounds each database call; zero means 30 seconds.
+	StoreTimeout time.Duration
+	// Now is the clock; nil means time.Now.
+	Now func() time.Time
+	// AgentAuth wraps the agent-facing routes and AdminAuth the admin
+	// routes; nil means none. Health checks are never wrapped.
+	AgentAuth, AdminAuth Middleware
+}
+
+// DefaultMaxRequestBytes bounds a compressed request body.
+const DefaultMaxRequestBytes = 8 << 20
+
+// RetryAfter is what a 503 answer asks the agent to wait.
+const RetryAfter = 10 * time.Second
+
+type handler struct {
+	st  Store
+	log *slog.Logger
+	opt Options
+}
+
+// New returns the collector's HTTP handler.
+func New(st Store, logger *slog.Logger, opt Options) http.Handler {
+	if opt.MaxRequestBytes <= 0 {
+		opt.MaxRequestBytes = DefaultMaxRequestBytes
+	}
+	if opt.Limits == (wire.Limits{}) {
+		opt.Limits = wire.DefaultLimits
+	}
+	if opt.StoreTimeout <= 0 {
+		opt.StoreTimeout = 30 * time.Second
+	}
+	if opt.Now == nil {
+		opt.Now = time.Now
+	}
+	none := func(h http.Handler) http.Handler { return h }
+	if opt.AgentAuth == nil {
+		opt.AgentAuth = none
+	}
+	if opt.AdminAuth == nil {
+		opt.AdminAuth = none
+	}
+	h := &handler{st: st, log: logger, opt: opt}
+
+	mux := http.NewServeMux()
+	mux.Handle("POST "+wire.PathReports, opt.AgentAuth(http.HandlerFunc(h.postReport)))
+	mux.Handle("GET "+adminapi.PathHosts, opt.AdminAuth(http.HandlerFunc(h.getHosts)))
+	mux.HandleFunc("GET /healthz", h.healthz)
+	mux.HandleFunc("GET /readyz", h.readyz)
+	return h.logRequests(h.recoverPanics(mux))
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("X-Content-Type-Options", "nosniff")
+	w.WriteHeader(status)
+	enc := json.NewEncoder(w)
+	_ = enc.Encode(v) // the client is gone if this fails
+}
+
+func writeProblem(w http.ResponseWriter, status int, p wire.Problem) {
+	writeJSON(w, status, p)
+}
+
+func (h *handler) postReport(w http.ResponseWriter, r *http.Request) {
+	log := h.log.With("remote_addr", r.RemoteAddr)
+	if ct := r.Header.Get("Content-Type"); !isJSON(ct) {
+		writeProblem(w, http.StatusUnsupportedMediaType, wire.Problem{Error: fmt.Sprintf("Content-Type %q is not application/json", truncate(ct, 64))})
+		return
+	}
+	body := http.MaxBytesReader(w, r.Body, h.opt.MaxRequestBytes)
+	var in io.Reader = body
+	switch enc := strings.ToLower(strings.TrimSpace(r.Header.Get("Content-Encoding"))); enc {
+	case "", "identity":
+	case "gzip", "x-gzip":
+		zr, err := gzip.NewReader(body)
+		if err != nil {
+			h.decodeFailed(w, log, fmt.Errorf("reading gzip body: %w", err))
+			return
+		}
+		defer zr.Close()
+		in = zr
+	default:
+		w.Header().Set("Accept-Encoding", "gzip, identity")
+		writeProblem(w, http.StatusUnsupportedMediaType, wire.Problem{Error: fmt.Sprintf("Content-Encoding %q is not supported: use gzip or identity", truncate(enc, 64))})
+		return
+	}
+
+	now := h.opt.Now()
+	rep, err := wire.Decode(in, h.opt.Limits, now)
+	if err != nil {
+		h.decodeFailed(w, log, err)
+		return
+	}
+	log = log.With("report_id", rep.ID, "agent_id", rep.AgentID)
+
+	ctx, cancel := context.WithTimeout(r.Context(), h.opt.StoreTimeout)
+	defer cancel()
+	var dup bool
+	switch rep.Kind {
+	case wire.KindInventory:
+		dup, err = h.st.StoreInventory(ctx, now, rep)
+	default:
+		// Validate refuses unknown kinds; this guards a kind added to wire
+		// before the collector learns to store it.
+		writeProblem(w, http.StatusUnprocessableEntity, wire.Problem{Error: fmt.Sprintf("kind %q cannot be stored by this collector", rep.Kind)})
+		return
+	}
+	if err != nil {
+		h.storeFailed(w, log, err)
+		return
+	}
+	log.Info("report stored", "kind", string(rep.Kind), "duplicate", dup)
+	writeJSON(w, http.StatusAccepted, wire.Accepted{ID: rep.ID, Duplicate: dup})
+}
+
+// decodeFailed answers a report that could not be read or is invalid. None
+// of these is the server's fault, so none is a 5xx.
+func (h *handler) decodeFailed(w http.ResponseWriter, log *slog.Logger, err error) {
+	var maxErr *http.MaxBytesError
+	var valErr *wire.ValidationError
+	var status int
+	var p wire.Problem
+	switch {
+	case errors.As(err, &maxErr):
+		status, p = http.StatusRequestEntityTooLarge, wire.Problem{Error: fmt.Sprintf("request body is larger than %d bytes", maxErr.Limit)}
+	case errors.Is(err, wire.ErrTooLarge):
+		status, p = http.StatusRequestEntityTooLarge, wire.Problem{Error: err.Error()}
+	case errors.As(err, &valErr):
+		status, p = http.StatusUnprocessableEntity, wire.Problem{Error: "invalid report", Problems: valErr.Problems}
+	default:
+		status, p = http.StatusBadRequest, wire.Problem{Error: err.Error()}
+	}
+	log.Info("report refused", "status", status, "error", err)
+	writeProblem(w, status, p)
+}
+
+func (h *handler) storeFailed(w http.ResponseWriter, log *slog.Logger, err error) {
+	if errors.Is(err, store.ErrUnavailable) || errors.Is(err, context.DeadlineExceeded) {
+		log.Warn("database unavailable", "error", err)
+		w.Header().Set("Retry-After", strconv.Itoa(int(RetryAfter/time.Second)))
+		writeProblem(w, http.StatusServiceUnavailable, wire.Problem{Error: "the database is unavailable; retry later"})
+		return
+	}
+	log.Error("database error", "error", err)
+	writeProblem(w, http.StatusInternalServerError, wire.Problem{Error: "internal error"})
+}
+
+func (h *handler) getHosts(w http.ResponseWriter, r *http.Request) {
+	ctx, cancel := context.WithTimeout(r.Context(), h.opt.StoreTimeout)
+	defer cancel()
+	hosts, err := h.st.ListHosts(ctx)
+	if err != nil {
+		h.storeFailed(w, h.log.With("remote_addr", r.RemoteAddr), err)
+		return
+	}
+	out := adminapi.HostList{Hosts: make([]adminapi.Host, 0, len(hosts))}
+	for _, s := range hosts {
+		out.Hosts = append(out.Hosts, adminapi.Host{
+			AgentID: s.AgentID, ReportID: s.ReportID, HostID: s.HostID, Hostname: s.Hostname,
+			OSFamily: s.OSFamily, Platform: s.Platform, PlatformVersion: s.PlatformVersion,
+			Kernel: s.Kernel, Arch: s.Arch, Virtualization: s.Virtualization, VirtualizationRole: s.VirtualizationRole,
+			CPUModel: s.CPUModel, CPUCores: s.CPUCores, CPUThreads: s.CPUThreads, MemoryBytes: s.MemoryBytes,
+			MACs: nonNil(s.MACs), Addresses: nonNil(s.Addresses),
+			CollectedAt: s.CollectedAt.UTC(), FirstSeen: s.FirstSeen.UTC(), LastSeen: s.LastSeen.UTC(), Reports: s.Reports,
+		})
+	}
+	writeJSON(w, http.StatusOK, out)
+}
+
+func nonNil(s []string) []string {
+	if s == nil {
+		return []string{}
+	}
+	return s
+}
+
+func (h *handler) healthz(w http.ResponseWriter, _ *http.Request) {
+	writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+}
+
+func (h *handler) readyz(w http.ResponseWriter, r *http.Request) {
+	ctx, cancel := context.WithTimeout(r.Context(), 3*time.Second)
+	defer cancel()
+	if err := h.st.Ping(ctx); err != nil {
+		h.log.Warn("not ready", "error", err)
+		writeJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "database unavailable"})
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+}
+
+func isJSON(ct string) bool {
+	mt, _, err := mime.ParseMediaType(ct)
+	return err == nil && mt == "application/json"
+}
+
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n] + "…"
+}
+
+type statusRecorder struct {
+	http.ResponseWriter
+	status int
+}
+
+func (s *statusRecorder) WriteHeader(code int) {
+	if s.status == 0 {
+		s.status = code
+	}
+	s.ResponseWriter.WriteHeader(code)
+}
+
+func (s *statusRecorder) Write(b []byte) (int, error) {
+	if s.status == 0 {
+		s.status = http.StatusOK
+	}
+	return s.ResponseWriter.Write(b)
+}
+
+func (s *statusRecorder) Unwrap() http.ResponseWriter { return s.ResponseWriter }
+
+func (h *handler) logRequests(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		start := time.Now()
+		rec := &statusRecorder{ResponseWriter: w}
+		next.ServeHTTP(rec, r)
+		level := slog.LevelDebug
+		if rec.status >= 500 {
+			level = slog.LevelWarn
+		}
+		h.log.Log(r.Context(), level, "http request",
+			"method", r.Method, "path", r.URL.Path, "status", rec.status,
+			"remote_addr", r.RemoteAddr, "duration_seconds", time.Since(start).Seconds())
+	})
+}
+
+func (h *handler) recoverPanics(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		defer func() {
+			v := recover()
+			if v == nil {
+				return
+			}
+			if v == http.ErrAbortHandler { //nolint:errorlint // compared as net/http does
+				panic(v)
+			}
+			h.log.Error("panic serving request", "path", r.URL.Path, "remote_addr", r.RemoteAddr,
+				"panic", fmt.Sprint(v), "stack", string(debug.Stack()))
+			writeProblem(w, http.StatusInternalServerError, wire.Problem{Error: "internal error"})
+		}()
+		next.ServeHTTP(w, r)
+	})
+}

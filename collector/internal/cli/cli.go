@@ -1,0 +1,267 @@
+// Package cli is the umbra admin command line.
+package cli
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"os"
+	"strconv"
+	"strings"
+	"text/tabwriter"
+	"time"
+	"unicode"
+	"unicode/utf8"
+
+	"github.com/umbrasec/umbra/collector/internal/adminapi"
+	"github.com/umbrasec/umbra/shared/version"
+)
+
+// DefaultCollector is the collector's URL when neither --collector nor
+// UMBRA_COLLECTOR says otherwise.
+const DefaultCollector = "http://127.0.0.1:8470"
+
+// Exit codes.
+const (
+	exitOK    = 0
+	exitError = 1
+	exitUsage = 2
+)
+
+const usage = `Usage: umbra <command> [flags]
+
+Commands:
+  hosts     list the hosts whose agents report, with their latest inventory
+  version   print the version
+
+Run 'umbra <command> -h' for a command's flags.
+`
+
+// Run runs the command line args (without the program name) and returns the
+// process's exit code.
+func Run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	return run(ctx, args, stdout, stderr, os.Getenv)
+}
+
+func run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv func(string) string) int {
+	if len(args) == 0 {
+		fmt.Fprint(stderr, usage)
+		return exitUsage
+	}
+	switch args[0] {
+	case "-h", "-help", "--help", "help":
+		fmt.Fprint(stdout, usage)
+		return exitOK
+	case "version":
+		fmt.Fprintln(stdout, "umbra", version.Version)
+		return exitOK
+	case "hosts":
+		return hosts(ctx, args[1:], stdout, stderr, getenv)
+	}
+	fmt.Fprintf(stderr, "umbra: unknown command %q\n\n%s", args[0], usage)
+	return exitUsage
+}
+
+func hosts(ctx context.Context, args []string, stdout, stderr io.Writer, getenv func(string) string) int {
+	fs := flag.NewFlagSet("umbra hosts", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	def := getenv("UMBRA_COLLECTOR")
+	if def == "" {
+		def = DefaultCollector
+	}
+	collector := fs.String("collector", def, "collector `URL` (env UMBRA_COLLECTOR)")
+	asJSON := fs.Bool("json", false, "print JSON for scripts instead of a table")
+	timeout := fs.Duration("timeout", 30*time.Second, "give up after this long")
+	fs.Usage = func() {
+		fmt.Fprintf(fs.Output(), "Usage: umbra hosts [--collector URL] [--json]\n\nLists the hosts whose agents report, with their latest inventory.\n\nFlags:\n")
+		fs.PrintDefaults()
+	}
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return exitOK
+		}
+		return exitUsage
+	}
+	if fs.NArg() > 0 {
+		fmt.Fprintf(stderr, "umbra hosts: unexpected arguments: %s\n", strings.Join(fs.Args(), " "))
+		return exitUsage
+	}
+	base, err := parseCollectorURL(*collector)
+	if err != nil {
+		fmt.Fprintln(stderr, "umbra hosts:", err)
+		return exitUsage
+	}
+	ctx, cancel := context.WithTimeout(ctx, *timeout)
+	defer cancel()
+	list, err := fetchHosts(ctx, base)
+	if err != nil {
+		fmt.Fprintln(stderr, "umbra hosts:", err)
+		return exitError
+	}
+	if *asJSON {
+		enc := json.NewEncoder(stdout)
+		enc.SetIndent("", "  ")
+		if err := enc.Encode(list); err != nil {
+			fmt.Fprintln(stderr, "umbra hosts:", err)
+			return exitError
+		}
+		return exitOK
+	}
+	if err := writeTable(stdout, list.Hosts, time.Now()); err != nil {
+		fmt.Fprintln(stderr, "umbra hosts:", err)
+		return exitError
+	}
+	return exitOK
+}
+
+func parseCollectorURL(s string) (*url.URL, error) {
+	u, err := url.Parse(s)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return nil, fmt.Errorf("collector URL %q: want http://host:port or https://host:port", s)
+	}
+	return u, nil
+}
+
+func fetchHosts(ctx context.Context, base *url.URL) (*adminapi.HostList, error) {
+	u := base.JoinPath(adminapi.PathHosts)
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+	req.Header.Set("Accept", "application/json")
+	req.Header.Set("User-Agent", "umbra/"+version.Version)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return nil, fmt.Errorf("cannot reach the collector at %s: %w", base.Redacted(), err)
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(io.LimitReader(resp.Body, 256<<20))
+	if err != nil {
+		return nil, fmt.Errorf("reading the answer of %s: %w", u.Redacted(), err)
+	}
+	if resp.StatusCode != http.StatusOK {
+		var p struct {
+			Error string `json:"error"`
+		}
+		msg := strings.TrimSpace(string(body))
+		if json.Unmarshal(body, &p) == nil && p.Error != "" {
+			msg = p.Error
+		}
+		return nil, fmt.Errorf("collector at %s answered %s: %s", base.Redacted(), resp.Status, sanitize(truncate(msg, 200)))
+	}
+	var list adminapi.HostList
+	if err := json.Unmarshal(body, &list); err != nil {
+		return nil, fmt.Errorf("collector at %s sent an unreadable host list: %w", base.Redacted(), err)
+	}
+	if list.Hosts == nil {
+		list.Hosts = []adminapi.Host{}
+	}
+	return &list, nil
+}
+
+// maxCell bounds a table cell, in runes, so one hostile hostname cannot
+// make the table unreadable.
+const maxCell = 48
+
+func writeTable(w io.Writer, hosts []adminapi.Host, now time.Time) error {
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "HOSTNAME\tOS\tKERNEL\tCPU\tMEMORY\tADDRESSES\tMACS\tLAST SEEN")
+	for _, h := range hosts {
+		osName := strings.TrimSpace(h.Platform + " " + h.PlatformVersion)
+		if osName == "" {
+			osName = h.OSFamily
+		}
+		cpu := h.CPUModel
+		if h.CPUCores > 0 || h.CPUThreads > 0 {
+			cpu = fmt.Sprintf("%dc/%dt %s", h.CPUCores, h.CPUThreads, h.CPUModel)
+		}
+		fmt.Fprintln(tw, strings.Join([]string{
+			cell(h.Hostname), cell(osName), cell(h.Kernel), cell(cpu), formatBytes(h.MemoryBytes),
+			cell(strings.Join(h.Addresses, ",")), cell(strings.Join(h.MACs, ",")), lastSeen(h.LastSeen, now),
+		}, "\t"))
+	}
+	return tw.Flush()
+}
+
+func cell(s string) string {
+	s = sanitize(s)
+	if s == "" {
+		return "-"
+	}
+	return truncate(s, maxCell)
+}
+
+// sanitize makes a device-supplied string safe to print on a terminal:
+// control characters (C0, DEL, C1, which start escape sequences; tab and
+// newline, which break the table), Unicode bidirectional overrides and
+// invalid UTF-8 are shown as Go escapes instead of acting.
+func sanitize(s string) string {
+	var b strings.Builder
+	for i := 0; i < len(s); {
+		r, size := utf8.DecodeRuneInString(s[i:])
+		switch {
+		case r == utf8.RuneError && size == 1:
+			fmt.Fprintf(&b, `\x%02x`, s[i])
+		case r < 0x80 && (unicode.IsControl(r)):
+			fmt.Fprintf(&b, `\x%02x`, r)
+		case unicode.IsControl(r) || isBidiControl(r) || r == '\u2028' || r == '\u2029':
+			fmt.Fprintf(&b, `\u%04x`, r)
+		default:
+			b.WriteRune(r)
+		}
+		i += size
+	}
+	return b.String()
+}
+
+func isBidiControl(r rune) bool {
+	return r >= '\u202a' && r <= '\u202e' || r >= '\u2066' && r <= '\u2069' || r == '\u200e' || r == '\u200f' || r == '\u061c'
+}
+
+func truncate(s string, n int) string {
+	if utf8.RuneCountInString(s) <= n {
+		return s
+	}
+	r := []rune(s)
+	return string(r[:n-1]) + "…"
+}
+
+func formatBytes(n uint64) string {
+	if n == 0 {
+		return "-"
+	}
+	const unit = 1024
+	if n < unit {
+		return strconv.FormatUint(n, 10) + " B"
+	}
+	div, exp := uint64(unit), 0
+	for m := n / unit; m >= unit; m /= unit {
+		div *= unit
+		exp++
+	}
+	return fmt.Sprintf("%.1f %ciB", float64(n)/float64(div), "KMGTPE"[exp])
+}
+
+func lastSeen(t, now time.Time) string {
+	if t.IsZero() {
+		return "never"
+	}
+	ago := now.Sub(t).Round(time.Second)
+	stamp := t.UTC().Format("2006-01-02 15:04 UTC")
+	switch {
+	case ago < 0:
+		return stamp
+	case ago < time.Minute:
+		return stamp + " (just now)"
+	case ago < time.Hour:
+		return fmt.Sprintf("%s (%dm ago)", stamp, int(ago.Minutes()))
+	case ago < 48*time.Hour:
+		return fmt.Sprintf("%s (%dh ago)", stamp, int(ago.Hours()))
+	}
+	return fmt.Sprintf("%s (%dd ago)", stamp, int(ago.Hours()/24))
+}

@@ -1,0 +1,106 @@
+// Package server runs the collector: it opens and migrates the store, serves
+// the HTTP API and shuts down gracefully.
+package server
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/umbrasec/umbra/collector/internal/api"
+	"github.com/umbrasec/umbra/collector/internal/config"
+	"github.com/umbrasec/umbra/collector/internal/store"
+	"github.com/umbrasec/umbra/shared/version"
+)
+
+// Run serves until ctx is cancelled, then shuts down within
+// cfg.ShutdownTimeout. It returns nil after a clean shutdown.
+func Run(ctx context.Context, cfg config.Config, logger *slog.Logger) error {
+	if err := cfg.Validate(); err != nil {
+		return fmt.Errorf("config: %w", err)
+	}
+	db, err := store.Open(ctx, cfg.Store)
+	if err != nil {
+		return fmt.Errorf("opening the store: %w", err)
+	}
+	defer db.Close()
+	ver, err := db.ServerVersion(ctx)
+	if err != nil {
+		return err
+	}
+	applied, err := db.Migrate(ctx)
+	if err != nil {
+		return fmt.Errorf("migrating database %s: %w", cfg.Store.Database, err)
+	}
+	logger.Info("store ready", "clickhouse", cfg.Store.Addr, "clickhouse_version", ver,
+		"database", cfg.Store.Database, "migrations_applied", applied)
+
+	ln, err := net.Listen("tcp", cfg.Listen)
+	if err != nil {
+		return fmt.Errorf("listening on %s: %w", cfg.Listen, err)
+	}
+	url := "http://" + ln.Addr().String()
+	if cfg.AddrFile != "" {
+		if err := writeFileAtomic(cfg.AddrFile, []byte(url+"\n")); err != nil {
+			ln.Close()
+			return fmt.Errorf("writing the address file: %w", err)
+		}
+		defer os.Remove(cfg.AddrFile)
+	}
+
+	srv := &http.Server{
+		Handler:           api.New(db, logger, api.Options{}),
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       2 * time.Minute,
+		WriteTimeout:      2 * time.Minute,
+		IdleTimeout:       2 * time.Minute,
+		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
+	}
+	served := make(chan error, 1)
+	go func() { served <- srv.Serve(ln) }()
+	logger.Info("collector listening", "url", url, "version", version.Version)
+
+	select {
+	case err := <-served:
+		return fmt.Errorf("serving HTTP: %w", err)
+	case <-ctx.Done():
+	}
+	logger.Info("shutting down", "timeout_seconds", cfg.ShutdownTimeout.Seconds())
+	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cfg.ShutdownTimeout)
+	defer cancel()
+	shutErr := srv.Shutdown(sctx)
+	if shutErr != nil {
+		srv.Close()
+		shutErr = fmt.Errorf("graceful shutdown: %w", shutErr)
+	}
+	if err := <-served; !errors.Is(err, http.ErrServerClosed) {
+		return errors.Join(shutErr, fmt.Errorf("serving HTTP: %w", err))
+	}
+	return shutErr
+}
+
+// writeFileAtomic writes data to a temporary file beside path and renames it,
+// so a reader never sees half a URL.
+func writeFileAtomic(path string, data []byte) error {
+	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*")
+	if err != nil {
+		return err
+	}
+	_, werr := f.Write(data)
+	cerr := f.Close()
+	if err := errors.Join(werr, cerr); err != nil {
+		os.Remove(f.Name())
+		return err
+	}
+	if err := os.Rename(f.Name(), path); err != nil {
+		os.Remove(f.Name())
+		return err
+	}
+	return nil
+}

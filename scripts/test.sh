@@ -1,0 +1,50 @@
+#!/usr/bin/env bash
+# test.sh — what `make test` runs: installs what the suite needs, starts a
+# private ClickHouse for the integration tests, runs every module's tests with
+# -race, then lint and the cross-platform builds. Stops what it started.
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+cd "$root"
+
+# A fresh directory per run: two runs on one machine never share a server.
+chdir=$(mktemp -d "${TMPDIR:-/tmp}/umbra-test-ch.XXXXXX")
+cleanup() {
+	"$root/scripts/clickhouse.sh" stop "$chdir" >/dev/null 2>&1 || true
+	rm -rf "$chdir"
+}
+trap cleanup EXIT
+
+echo "==> starting a private ClickHouse for the integration tests"
+UMBRA_TEST_CLICKHOUSE=$("$root/scripts/clickhouse.sh" start "$chdir")
+export UMBRA_TEST_CLICKHOUSE
+
+echo "==> go test -race (ClickHouse at $UMBRA_TEST_CLICKHOUSE)"
+logdir=$(mktemp -d "${TMPDIR:-/tmp}/umbra-test-log.XXXXXX")
+status=0
+for m in shared agent collector; do
+	# -v so every test's result can be counted; the terminal gets the
+	# package lines, and a failing module's whole log.
+	if (cd "$m" && go test -race -count=1 -v ./... >"$logdir/$m.log" 2>&1); then
+		grep -E '^(ok|FAIL|\?|panic:)' "$logdir/$m.log" || true
+	else
+		status=1
+		echo "---- $m failed; its test log:"
+		grep -vE '^(=== (RUN|PAUSE|CONT|NAME)|\s*--- PASS)' "$logdir/$m.log" | tail -n 200
+	fi
+done
+passed=$(cat "$logdir"/*.log | grep -cE '^\s*--- PASS' || true)
+failed=$(cat "$logdir"/*.log | grep -cE '^\s*--- FAIL' || true)
+skipped=$(cat "$logdir"/*.log | grep -cE '^\s*--- SKIP' || true)
+rm -rf "$logdir"
+if [ "$status" != 0 ]; then
+	echo "go test: $passed passed, $failed failed, $skipped skipped"
+	exit 1
+fi
+
+echo "==> lint"
+make -s lint
+
+echo "==> cross-platform builds"
+make -s cross
+
+echo "go test: $passed passed, $failed failed, $skipped skipped"
