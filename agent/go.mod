@@ -4,8 +4,12 @@ go 1.26.0
 
 require (
 	github.com/google/uuid v1.6.0
+	github.com/kardianos/service v1.2.4
 	github.com/shirou/gopsutil/v4 v4.26.10
 	github.com/umbrasec/umbra/shared v0.0.0
+	github.com/yusufpapurcu/wmi v1.2.4
+	golang.org/x/sys v0.48.0
+	gopkg.in/yaml.v3 v3.0.1
 )
 
 require (
@@ -15,8 +19,6 @@ require (
 	github.com/power-devops/perfstat v0.0.0-20260805114148-88456608a4f6 // indirect
 	github.com/tklauser/go-sysconf v0.4.0 // indirect
 	github.com/tklauser/numcpus v0.12.0 // indirect
-	github.com/yusufpapurcu/wmi v1.2.4 // indirect
-	golang.org/x/sys v0.48.0 // indirect
 )
 
 replace github.com/umbrasec/umbra/shared => ../shared

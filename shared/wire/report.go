@@ -30,6 +30,7 @@ type Kind string
 // The kinds of report.
 const (
 	KindInventory Kind = "inventory"
+	KindDiscovery Kind = "discovery"
 )
 
 // Report is the envelope of everything an agent sends.
@@ -49,6 +50,7 @@ type Report struct {
 	CreatedAt time.Time `json:"created_at"`
 
 	Inventory *Inventory `json:"inventory,omitempty"`
+	Discovery *Discovery `json:"discovery,omitempty"`
 }
 
 // Limits bound what a single report may hold. The collector enforces them on
@@ -60,6 +62,17 @@ type Limits struct {
 	MaxAddresses    int   // addresses on one interface
 	MaxSourceErrors int   // source errors in one inventory
 	MaxClockSkew    time.Duration
+
+	MaxPackages   int // software packages in one inventory or delta
+	MaxDisks      int // physical disks
+	MaxModules    int // memory modules
+	MaxMonitors   int // monitors
+	MaxBatteries  int // batteries
+	MaxUsers      int // local accounts
+	MaxSessions   int // logged-in sessions
+	MaxServices   int // system services
+	MaxListeners  int // listening sockets
+	MaxPostureLen int // entries in each list of the security posture
 }
 
 // DefaultLimits are generous for any real host and small enough that one
@@ -71,6 +84,17 @@ var DefaultLimits = Limits{
 	MaxAddresses:    64,
 	MaxSourceErrors: 64,
 	MaxClockSkew:    366 * 24 * time.Hour,
+
+	MaxPackages:   20000,
+	MaxDisks:      256,
+	MaxModules:    256,
+	MaxMonitors:   32,
+	MaxBatteries:  16,
+	MaxUsers:      5000,
+	MaxSessions:   1000,
+	MaxServices:   5000,
+	MaxListeners:  5000,
+	MaxPostureLen: 64,
 }
 
 // ErrTooLarge is returned when a report exceeds Limits.MaxBodyBytes.
@@ -166,6 +190,12 @@ func (r *Report) Validate(lim Limits, now time.Time) error {
 			v.addf("kind %q without an inventory", r.Kind)
 		} else {
 			r.Inventory.validate(v)
+		}
+	case KindDiscovery:
+		if r.Discovery == nil {
+			v.addf("kind %q without a discovery", r.Kind)
+		} else {
+			r.Discovery.validate(v, now)
 		}
 	case "":
 		v.addf("kind is missing")

@@ -49,6 +49,7 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	cmds := map[string]func(context.Context, []string, io.Writer, io.Writer) error{
 		"inventory": runInventory,
 		"run":       runRun,
+		"scan":      runScan,
 		"version":   runVersion,
 	}
 	name, rest := args[0], args[1:]
