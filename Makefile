@@ -33,7 +33,7 @@ test-go:
 	@set -e; for m in $(MODULES); do (cd $$m && go test -race -count=1 ./...); done
 
 lint: tools
-	@out=$$(gofmt -l $(MODULES)); if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
+	@out=$$(gofmt -l $(MODULES) scripts); if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
 	@set -e; for m in $(MODULES); do (cd $$m && go vet ./... && $(GOBIN_LOCAL)/staticcheck ./...); done
 	@echo "lint: gofmt, go vet and staticcheck clean"
 

@@ -14,6 +14,13 @@ cleanup() {
 }
 trap cleanup EXIT
 
+echo "==> installing what the suite needs"
+if [ "$(id -u)" = 0 ]; then
+	"$root/scripts/testnet-deps.sh"
+else
+	echo "not root: the namespace test-bed tests will skip (and fail when CI is set)"
+fi
+
 echo "==> starting a private ClickHouse for the integration tests"
 UMBRA_TEST_CLICKHOUSE=$("$root/scripts/clickhouse.sh" start "$chdir")
 export UMBRA_TEST_CLICKHOUSE
