@@ -51,6 +51,12 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		"run":       runRun,
 		"scan":      runScan,
 		"version":   runVersion,
+		"install":   serviceCommand("install"),
+		"uninstall": serviceCommand("uninstall"),
+		"start":     serviceCommand("start"),
+		"stop":      serviceCommand("stop"),
+		"restart":   serviceCommand("restart"),
+		"status":    serviceCommand("status"),
 	}
 	name, rest := args[0], args[1:]
 	switch name {

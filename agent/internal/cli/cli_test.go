@@ -198,7 +198,7 @@ func TestUsage(t *testing.T) {
 		{[]string{"inventory", "--bogus"}, 2, "flag provided but not defined: -bogus"},
 		{[]string{"inventory", "extra"}, 2, `unexpected argument "extra"`},
 		{[]string{"version", "--json"}, 2, "not defined"},
-		{[]string{"run", "--collector", "http://127.0.0.1:1"}, 2, "only --once"},
+		{[]string{"run", "--collector", "http://127.0.0.1:1", "--log-level", "loud"}, 2, "--log-level"},
 		{[]string{"run", "--once"}, 2, "--collector is required"},
 		{[]string{"run", "--once", "--collector", "ftp://x"}, 2, "want http:// or https://"},
 		{[]string{"run", "--once", "--collector", "http://127.0.0.1:1", "--timeout", "0s"}, 2, "--timeout must be positive"},

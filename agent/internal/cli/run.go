@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+	"github.com/umbrasec/umbra/agent/internal/config"
 	"github.com/umbrasec/umbra/agent/internal/inventory"
 	"github.com/umbrasec/umbra/agent/internal/state"
 	"github.com/umbrasec/umbra/agent/internal/uplink"
@@ -16,25 +17,27 @@ import (
 )
 
 func runRun(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := newFlags("run", "run --once --collector URL [--state-dir DIR] [--timeout 30s]", stderr)
+	fs := newFlags("run", "run [--config FILE] [--collector URL] [--state-dir DIR] [--log-level info]\n       umbra-agent run --once --collector URL [--state-dir DIR] [--timeout 30s]", stderr)
 	once := fs.Bool("once", false, "send one inventory report and exit")
+	configPath := fs.String("config", "", "configuration `file` (default "+config.DefaultPath()+", where it exists)")
 	collector := fs.String("collector", "", "collector base `URL`, e.g. https://collector.example:8443")
-	stateDir := fs.String("state-dir", state.DefaultDir(), "`folder` of the agent's state (its agent id)")
-	timeout := fs.Duration("timeout", 30*time.Second, "give up after this long, retries included")
+	stateDir := fs.String("state-dir", "", "`folder` of the agent's state: its agent id and spool (default "+state.DefaultDir()+")")
+	timeout := fs.Duration("timeout", 30*time.Second, "with --once: give up after this long, retries included")
+	logLevel := fs.String("log-level", "info", "log `level`: debug, info, warn or error")
 	if err := parse(fs, args); err != nil {
 		return err
 	}
 	if !*once {
-		return usagef("only --once is supported for now: the service loop (spool, schedule, scan jobs) is not built yet")
+		return runLoop(ctx, *configPath, *collector, *stateDir, *logLevel, stderr)
+	}
+	if *stateDir == "" {
+		*stateDir = state.DefaultDir()
 	}
 	if *collector == "" {
 		return usagef("--collector is required")
 	}
 	if *timeout <= 0 {
 		return usagef("--timeout must be positive, not %v", *timeout)
-	}
-	if *stateDir == "" {
-		return usagef("--state-dir must not be empty")
 	}
 	client, err := uplink.New(*collector, nil)
 	if err != nil {

@@ -1,0 +1,5 @@
+package osservice
+
+func goos() string { return "darwin" }
+
+func afterInstall(Options) error { return nil }
