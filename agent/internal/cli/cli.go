@@ -23,9 +23,14 @@ const (
 const usage = `umbra-agent inventories this host and reports to an Umbra collector.
 
 Usage:
-  umbra-agent inventory [--json]          print this host's inventory
-  umbra-agent run --once --collector URL  send one inventory report
-  umbra-agent version                     print the version
+  umbra-agent inventory [--json]            print this host's inventory
+  umbra-agent run [--config FILE]           run as the long-lived agent (spool, schedules)
+  umbra-agent run --once --collector URL    send one inventory report
+  umbra-agent scan TARGET… [--profile fast] [--json]
+                                            find live hosts (ARP/ICMP/TCP)
+  umbra-agent install|uninstall|start|stop|restart|status
+                                            manage the OS service
+  umbra-agent version                       print the version
 
 Run 'umbra-agent COMMAND -h' for a command's flags.
 `
