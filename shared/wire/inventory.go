@@ -21,6 +21,26 @@ type Inventory struct {
 	Memory     Memory      `json:"memory"`
 	Interfaces []Interface `json:"interfaces,omitempty"`
 
+	// Hardware is the machine's firmware-reported identity and its
+	// components; nil when nothing could be read.
+	Hardware *Hardware `json:"hardware,omitempty"`
+	// Software lists every installed package, from every package source
+	// the host has. In a delta inventory (Full false) it is empty and
+	// SoftwareDelta says what changed.
+	Software []Package `json:"software,omitempty"`
+	// SoftwareDelta is set instead of Software when the agent sends only
+	// what changed since an inventory the collector already holds.
+	SoftwareDelta *SoftwareDelta `json:"software_delta,omitempty"`
+	// Users are the local accounts; Sessions are the users logged in now.
+	Users    []User    `json:"users,omitempty"`
+	Sessions []Session `json:"sessions,omitempty"`
+	// Services are the system services (systemd units, Windows services,
+	// launchd jobs); Listeners the sockets listening for connections.
+	Services  []Service  `json:"services,omitempty"`
+	Listeners []Listener `json:"listeners,omitempty"`
+	// Security is the host's security posture where readable.
+	Security *Security `json:"security,omitempty"`
+
 	// Errors lists the sources that failed: a broken source costs itself,
 	// not the inventory.
 	Errors []SourceError `json:"errors,omitempty"`
@@ -38,6 +58,12 @@ type Host struct {
 	Virtualization     string    `json:"virtualization,omitempty"`
 	VirtualizationRole string    `json:"virtualization_role,omitempty"`
 	BootTime           time.Time `json:"boot_time,omitzero"`
+	// FQDN is the fully qualified name when the host knows one; Domain is
+	// the DNS or Active Directory domain, or Workgroup the Windows
+	// workgroup of a host outside a domain.
+	FQDN      string `json:"fqdn,omitempty"`
+	Domain    string `json:"domain,omitempty"`
+	Workgroup string `json:"workgroup,omitempty"`
 }
 
 // OS describes the operating system.
@@ -48,6 +74,15 @@ type OS struct {
 	Version       string `json:"version,omitempty"`
 	Kernel        string `json:"kernel,omitempty"`
 	Arch          string `json:"arch,omitempty"`
+	// Build is the OS build (Windows 22631.4460, macOS 23H222).
+	Build string `json:"build,omitempty"`
+	// InstallDate is when the OS was installed, where the OS records it.
+	InstallDate time.Time `json:"install_date,omitzero"`
+	// TimeZone is the IANA (Europe/Paris) or Windows (Romance Standard
+	// Time) name of the host's zone; UTCOffsetSeconds its offset at
+	// collection.
+	TimeZone         string `json:"time_zone,omitempty"`
+	UTCOffsetSeconds int    `json:"utc_offset_seconds,omitempty"`
 }
 
 // CPU describes the processors.
@@ -97,12 +132,19 @@ func (inv *Inventory) validate(v *validator) {
 	v.str("inventory.host.hostname", h.Hostname)
 	v.str("inventory.host.virtualization", h.Virtualization)
 	v.str("inventory.host.virtualization_role", h.VirtualizationRole)
+	v.str("inventory.host.fqdn", h.FQDN)
+	v.str("inventory.host.domain", h.Domain)
+	v.str("inventory.host.workgroup", h.Workgroup)
 	o := inv.OS
 	for _, f := range []struct{ name, val string }{
 		{"family", o.Family}, {"platform", o.Platform}, {"platform_group", o.PlatformGroup},
 		{"version", o.Version}, {"kernel", o.Kernel}, {"arch", o.Arch},
+		{"build", o.Build}, {"time_zone", o.TimeZone},
 	} {
 		v.str("inventory.os."+f.name, f.val)
+	}
+	if o.UTCOffsetSeconds < -18*3600 || o.UTCOffsetSeconds > 18*3600 {
+		v.addf("inventory.os.utc_offset_seconds %d is not a time zone offset", o.UTCOffsetSeconds)
 	}
 	v.str("inventory.cpu.model", inv.CPU.Model)
 	v.str("inventory.cpu.vendor", inv.CPU.Vendor)
@@ -133,6 +175,15 @@ func (inv *Inventory) validate(v *validator) {
 				}
 			}
 		}
+	}
+	if inv.Hardware != nil {
+		inv.Hardware.validate(v)
+	}
+	validateSoftware(v, inv.Software, inv.SoftwareDelta)
+	validateUsers(v, inv.Users, inv.Sessions)
+	validateServices(v, inv.Services, inv.Listeners)
+	if inv.Security != nil {
+		inv.Security.validate(v)
 	}
 	if len(inv.Errors) > v.lim.MaxSourceErrors {
 		v.addf("inventory.errors has %d entries, the limit is %d", len(inv.Errors), v.lim.MaxSourceErrors)

@@ -220,3 +220,80 @@ func FuzzDecode(f *testing.F) {
 		}
 	})
 }
+
+func TestDecodeFullInventory(t *testing.T) {
+	data, err := os.ReadFile("testdata/v1/inventory-full.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err := Decode(bytes.NewReader(data), DefaultLimits, now)
+	if err != nil {
+		t.Fatalf("Decode: %v", err)
+	}
+	inv := r.Inventory
+	if inv.Hardware == nil || inv.Hardware.System.Serial != "7XK2QZ3" || len(inv.Hardware.Monitors) != 1 {
+		t.Errorf("hardware = %+v", inv.Hardware)
+	}
+	if len(inv.Software) != 3 || inv.Software[1].Source != SourceSnap {
+		t.Errorf("software = %+v", inv.Software)
+	}
+	if len(inv.Users) != 2 || len(inv.Listeners) != 2 || inv.Security == nil || !inv.Security.Encryption[0].Encrypted {
+		t.Errorf("users %+v listeners %+v security %+v", inv.Users, inv.Listeners, inv.Security)
+	}
+}
+
+func TestValidateNewSections(t *testing.T) {
+	long := strings.Repeat("x", DefaultLimits.MaxStringLen+1)
+	cases := []struct {
+		name   string
+		mod    func(*Inventory)
+		substr string
+	}{
+		{"package without name", func(i *Inventory) { i.Software = []Package{{Source: SourceDpkg}} }, "software[0].name is missing"},
+		{"package bad source", func(i *Inventory) { i.Software = []Package{{Name: "a", Source: "Bad Source"}} }, "software[0].source"},
+		{"package long version", func(i *Inventory) { i.Software = []Package{{Name: "a", Source: "rpm", Version: long}} }, "software[0].version is 1025 bytes"},
+		{"too many packages", func(i *Inventory) {
+			i.Software = make([]Package, DefaultLimits.MaxPackages+1)
+		}, "limit is 20000"},
+		{"delta and software", func(i *Inventory) {
+			i.Software = []Package{{Name: "a", Source: "rpm"}}
+			i.SoftwareDelta = &SoftwareDelta{BaseDigest: SoftwareDigest(nil), Digest: SoftwareDigest(nil)}
+		}, "both software and software_delta"},
+		{"delta bad digest", func(i *Inventory) { i.SoftwareDelta = &SoftwareDelta{BaseDigest: "zz", Digest: SoftwareDigest(nil)} }, "base_digest is not a SHA-256"},
+		{"delta removed without id", func(i *Inventory) {
+			i.SoftwareDelta = &SoftwareDelta{BaseDigest: SoftwareDigest(nil), Digest: SoftwareDigest(nil), Removed: []PackageKey{{Source: "dpkg"}}}
+		}, "removed[0].id is missing"},
+		{"disk without name", func(i *Inventory) { i.Hardware = &Hardware{Disks: []Disk{{Model: "x"}}} }, "disks[0].name is missing"},
+		{"long serial", func(i *Inventory) { i.Hardware = &Hardware{System: System{Serial: long}} }, "system.serial is 1025"},
+		{"too many monitors", func(i *Inventory) { i.Hardware = &Hardware{Monitors: make([]Monitor, 33)} }, "monitors has 33 entries"},
+		{"negative battery", func(i *Inventory) { i.Hardware = &Hardware{Batteries: []Battery{{CycleCount: -1}}} }, "must not be negative"},
+		{"bad port", func(i *Inventory) { i.Listeners = []Listener{{Protocol: "tcp", Port: 70000}} }, "port 70000 is out of range"},
+		{"bad protocol", func(i *Inventory) { i.Listeners = []Listener{{Protocol: "sctp", Port: 1}} }, "not tcp or udp"},
+		{"user without name", func(i *Inventory) { i.Users = []User{{ID: "0"}} }, "users[0].name is missing"},
+		{"bad service state", func(i *Inventory) { i.Services = []Service{{Name: "x", State: "RUNNING NOW"}} }, "services[0].state"},
+		{"firewall without name", func(i *Inventory) { i.Security = &Security{Firewalls: []Firewall{{Enabled: true}}} }, "firewalls[0].name is missing"},
+		{"absurd offset", func(i *Inventory) { i.OS.UTCOffsetSeconds = 86400 }, "utc_offset_seconds"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			r := validReport()
+			c.mod(r.Inventory)
+			err := r.Validate(DefaultLimits, now)
+			if err == nil || !strings.Contains(err.Error(), c.substr) {
+				t.Errorf("Validate = %v, want it to contain %q", err, c.substr)
+			}
+		})
+	}
+}
+
+func TestSoftwareDigestIgnoresOrder(t *testing.T) {
+	a := []Package{{Name: "a", Version: "1", Source: "dpkg"}, {Name: "b", Version: "2", Source: "rpm", Arch: "x86_64"}}
+	b := []Package{a[1], a[0]}
+	if SoftwareDigest(a) != SoftwareDigest(b) {
+		t.Error("SoftwareDigest depends on order")
+	}
+	c := []Package{a[0], {Name: "b", Version: "3", Source: "rpm", Arch: "x86_64"}}
+	if SoftwareDigest(a) == SoftwareDigest(c) {
+		t.Error("SoftwareDigest ignores a version change")
+	}
+}

@@ -59,6 +59,63 @@ func writeSummary(w io.Writer, inv *wire.Inventory) error {
 		mem = fmt.Sprintf("%.1f GiB", float64(inv.Memory.TotalBytes)/(1<<30))
 	}
 	row("memory", mem)
+	// The sections below are left out when empty, to keep the summary
+	// short on hosts (and OSes) that lack them.
+	opt := func(label, value string) {
+		if value != "" {
+			row(label, value)
+		}
+	}
+	opt("fqdn", h.FQDN)
+	opt("time zone", o.TimeZone)
+	if hw := inv.Hardware; hw != nil {
+		sys := hw.System
+		opt("system", join(" ", sys.Vendor, sys.Model, paren(sys.Chassis)))
+		opt("serial", join(" ", sys.Serial, paren(labelled("asset", sys.AssetTag))))
+		opt("bios", join(" ", hw.BIOS.Vendor, hw.BIOS.Version, hw.BIOS.Date))
+		var disks []string
+		for _, d := range hw.Disks {
+			disks = append(disks, join(" ", d.Name, d.Kind, fmt.Sprintf("%.0f GB", float64(d.SizeBytes)/1e9), d.Model))
+		}
+		opt("disks", strings.Join(disks, "; "))
+		var mons []string
+		for _, m := range hw.Monitors {
+			mons = append(mons, join(" ", m.Maker, m.Model, labelled("s/n", m.Serial)))
+		}
+		opt("monitors", strings.Join(mons, "; "))
+		var bats []string
+		for _, b := range hw.Batteries {
+			health := ""
+			if b.DesignCapacity > 0 && b.FullCapacity > 0 {
+				health = fmt.Sprintf("%d%% of design", b.FullCapacity*100/b.DesignCapacity)
+			}
+			bats = append(bats, join(" ", b.Name, health, labelled("cycles", fmt.Sprint(b.CycleCount))))
+		}
+		opt("batteries", strings.Join(bats, "; "))
+	}
+	if len(inv.Software) > 0 || inv.SoftwareDelta != nil {
+		row("software", softwareSummary(inv))
+	}
+	admins := 0
+	people := 0
+	for _, u := range inv.Users {
+		if !u.System {
+			people++
+		}
+		if u.Admin {
+			admins++
+		}
+	}
+	if len(inv.Users)+len(inv.Sessions) > 0 {
+		row("users", fmt.Sprintf("%d accounts (%d people, %d admins), %d logged in", len(inv.Users), people, admins, len(inv.Sessions)))
+	}
+	var ports []string
+	for _, l := range inv.Listeners {
+		ports = append(ports, fmt.Sprintf("%s/%d%s", l.Protocol, l.Port, paren(l.Process)))
+	}
+	if len(ports) > 0 {
+		row("listening", fmt.Sprintf("%d: %s", len(inv.Listeners), strings.Join(uniq(ports), " ")))
+	}
 	if err := tw.Flush(); err != nil {
 		return err
 	}
@@ -107,4 +164,54 @@ func join(sep string, parts ...string) string {
 		}
 	}
 	return strings.Join(kept, sep)
+}
+
+// softwareSummary counts packages per source: "751 (dpkg 745, snap 6)".
+func softwareSummary(inv *wire.Inventory) string {
+	if d := inv.SoftwareDelta; d != nil {
+		return fmt.Sprintf("delta: %d added, %d changed, %d removed", len(d.Added), len(d.Changed), len(d.Removed))
+	}
+	counts := map[string]int{}
+	var order []string
+	for _, p := range inv.Software {
+		if counts[p.Source] == 0 {
+			order = append(order, p.Source)
+		}
+		counts[p.Source]++
+	}
+	parts := make([]string, 0, len(order))
+	for _, src := range order {
+		parts = append(parts, fmt.Sprintf("%s %d", src, counts[src]))
+	}
+	if len(parts) == 0 {
+		return "none found"
+	}
+	return fmt.Sprintf("%d (%s)", len(inv.Software), strings.Join(parts, ", "))
+}
+
+func paren(s string) string {
+	if s == "" {
+		return ""
+	}
+	return "(" + s + ")"
+}
+
+func labelled(label, v string) string {
+	if v == "" || v == "0" {
+		return ""
+	}
+	return label + " " + v
+}
+
+// uniq drops repeated strings, keeping the first of each.
+func uniq(list []string) []string {
+	seen := map[string]bool{}
+	out := list[:0:0]
+	for _, s := range list {
+		if !seen[s] {
+			seen[s] = true
+			out = append(out, s)
+		}
+	}
+	return out
 }

@@ -14,6 +14,7 @@ import (
 	"github.com/shirou/gopsutil/v4/host"
 	"github.com/shirou/gopsutil/v4/mem"
 	"github.com/shirou/gopsutil/v4/net"
+	"github.com/umbrasec/umbra/agent/internal/inventory/source"
 	"github.com/umbrasec/umbra/shared/ident"
 	"github.com/umbrasec/umbra/shared/wire"
 )
@@ -236,15 +237,15 @@ type sourceErrors struct {
 	dropped int
 }
 
-func (e *sourceErrors) add(source string, err error) {
+func (e *sourceErrors) add(src string, err error) {
 	if len(e.errs) >= e.lim.MaxSourceErrors {
 		e.dropped++
 		return
 	}
 	e.errs = append(e.errs, wire.SourceError{
-		Source:      source,
+		Source:      src,
 		Error:       clean(err.Error(), e.lim),
-		Unavailable: errors.Is(err, fs.ErrPermission),
+		Unavailable: errors.Is(err, fs.ErrPermission) || source.IsUnavailable(err),
 	})
 }
 

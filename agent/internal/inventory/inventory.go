@@ -1,5 +1,7 @@
 // Package inventory reads what an agent knows about its own host: identity,
-// operating system, processors, memory and network interfaces.
+// operating system, processors, memory and network interfaces here, and
+// through its topic packages the hardware, software, accounts and
+// listening sockets.
 package inventory
 
 import (
@@ -14,9 +16,21 @@ import (
 // source that cannot be read is listed in Inventory.Errors and costs only
 // itself; Collect fails only when ctx ends first.
 func Collect(ctx context.Context) (*wire.Inventory, error) {
+	var x extra
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		x = gatherExtra(ctx)
+	}()
 	r := gather(ctx)
+	<-done
 	if err := ctx.Err(); err != nil {
 		return nil, fmt.Errorf("collecting inventory: %w", err)
 	}
-	return build(r, time.Now(), wire.DefaultLimits), nil
+	lim := wire.DefaultLimits
+	inv := build(r, time.Now(), lim)
+	errs := &sourceErrors{lim: lim, errs: inv.Errors}
+	applyExtra(inv, x, lim, errs)
+	inv.Errors = errs.list()
+	return inv, nil
 }

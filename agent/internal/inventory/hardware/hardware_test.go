@@ -1,0 +1,205 @@
+package hardware
+
+import (
+	"errors"
+	"io/fs"
+	"os"
+	"strings"
+	"testing"
+	"testing/fstest"
+
+	"github.com/umbrasec/umbra/agent/internal/inventory/source"
+	"github.com/umbrasec/umbra/shared/wire"
+)
+
+func TestParseEDID(t *testing.T) {
+	b, err := os.ReadFile("testdata/edid-dell-u2722de.bin")
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := ParseEDID(b)
+	want := wire.Monitor{Maker: "DEL", ProductCode: "a1c4", Model: "DELL U2722DE", Serial: "2QCT7H3", Year: 2022, Week: 14, WidthCm: 60, HeightCm: 34}
+	if err != nil || m != want {
+		t.Errorf("ParseEDID = %+v, %v; want %+v", m, err, want)
+	}
+	b2, _ := os.ReadFile("testdata/edid-lenovo-panel.bin")
+	if m, err := ParseEDID(b2); err != nil || m.Maker != "LEN" || m.Serial != "" || m.Model != "" {
+		t.Errorf("ParseEDID(laptop panel) = %+v, %v", m, err)
+	}
+	bad := append([]byte(nil), b...)
+	bad[20]++
+	if _, err := ParseEDID(bad); err == nil || !strings.Contains(err.Error(), "checksum") {
+		t.Errorf("ParseEDID(bad checksum) error = %v", err)
+	}
+	if _, err := ParseEDID(b[:100]); err == nil {
+		t.Error("ParseEDID accepted a short EDID")
+	}
+}
+
+func FuzzParseEDID(f *testing.F) {
+	for _, p := range []string{"testdata/edid-dell-u2722de.bin", "testdata/edid-lenovo-panel.bin"} {
+		if b, err := os.ReadFile(p); err == nil {
+			f.Add(b)
+		}
+	}
+	f.Fuzz(func(t *testing.T, b []byte) {
+		m, err := ParseEDID(b)
+		if err == nil && len(m.Maker) != 3 {
+			t.Fatalf("maker %q", m.Maker)
+		}
+	})
+}
+
+// denyFS answers permission denied for the named files, as /sys does to a
+// user without root.
+type denyFS struct {
+	fs.FS
+	deny map[string]bool
+}
+
+func (d denyFS) Open(name string) (fs.File, error) {
+	if d.deny[name] {
+		return nil, &fs.PathError{Op: "open", Path: name, Err: fs.ErrPermission}
+	}
+	return d.FS.Open(name)
+}
+
+func TestReadSysFS(t *testing.T) {
+	edid, _ := os.ReadFile("testdata/edid-dell-u2722de.bin")
+	dmi := "sys/class/dmi/id/"
+	m := fstest.MapFS{
+		dmi + "sys_vendor":                      {Data: []byte("LENOVO\n")},
+		dmi + "product_name":                    {Data: []byte("21CB0057GE\n")},
+		dmi + "product_family":                  {Data: []byte("ThinkPad T14 Gen 3\n")},
+		dmi + "product_serial":                  {Data: []byte("PF3XYZ12\n")},
+		dmi + "product_uuid":                    {Data: []byte("00000000-0000-0000-0000-000000000000\n")},
+		dmi + "chassis_type":                    {Data: []byte("10\n")},
+		dmi + "chassis_asset_tag":               {Data: []byte("No Asset Information\n")},
+		dmi + "bios_vendor":                     {Data: []byte("LENOVO\n")},
+		dmi + "bios_version":                    {Data: []byte("R1YET59W (1.29 )\n")},
+		dmi + "bios_date":                       {Data: []byte("04/12/2024\n")},
+		dmi + "board_vendor":                    {Data: []byte("LENOVO\n")},
+		dmi + "board_name":                      {Data: []byte("21CB0057GE\n")},
+		dmi + "board_serial":                    {Data: []byte("L1HF2AB00CD\n")},
+		"sys/block/nvme0n1/size":                {Data: []byte("1000215216\n")},
+		"sys/block/nvme0n1/device/model":        {Data: []byte("SAMSUNG MZVL21T0HCLR-00BL2              \n")},
+		"sys/block/nvme0n1/device/serial":       {Data: []byte("S64PNX0T123456      \n")},
+		"sys/block/nvme0n1/device/firmware_rev": {Data: []byte("7L2QHXC7\n")},
+		"sys/block/nvme0n1/queue/rotational":    {Data: []byte("0\n")},
+		"sys/block/sda/size":                    {Data: []byte("7814037168\n")},
+		"sys/block/sda/device/model":            {Data: []byte("ST4000DM004-2CV1\n")},
+		"sys/block/sda/device/vendor":           {Data: []byte("ATA     \n")},
+		"sys/block/sda/queue/rotational":        {Data: []byte("1\n")},
+		"sys/block/loop0/size":                  {Data: []byte("8\n")},
+		"sys/block/sdb/size":                    {Data: []byte("0\n")},
+		"sys/block/sdb/removable":               {Data: []byte("1\n")},
+		"sys/class/drm/card1-DP-3/edid":         {Data: edid},
+		"sys/class/drm/card1-eDP-1/edid":        {Data: []byte{}},
+		"sys/class/power_supply/BAT0/uevent": {Data: []byte("POWER_SUPPLY_NAME=BAT0\nPOWER_SUPPLY_TYPE=Battery\nPOWER_SUPPLY_STATUS=Discharging\n" +
+			"POWER_SUPPLY_TECHNOLOGY=Li-poly\nPOWER_SUPPLY_CYCLE_COUNT=212\nPOWER_SUPPLY_ENERGY_FULL_DESIGN=57000000\n" +
+			"POWER_SUPPLY_ENERGY_FULL=51230000\nPOWER_SUPPLY_MODEL_NAME=5B10W51867\nPOWER_SUPPLY_MANUFACTURER=Sunwoda\nPOWER_SUPPLY_SERIAL_NUMBER= 2041\n")},
+		"sys/class/power_supply/AC/uevent":              {Data: []byte("POWER_SUPPLY_TYPE=Mains\n")},
+		"sys/class/power_supply/hidpp_battery_0/uevent": {Data: []byte("POWER_SUPPLY_TYPE=Battery\nPOWER_SUPPLY_SCOPE=Device\n")},
+		"sys/class/power_supply/BAT1/uevent":            {Data: []byte("POWER_SUPPLY_TYPE=Battery\nPOWER_SUPPLY_CHARGE_FULL_DESIGN=4000000\nPOWER_SUPPLY_CHARGE_FULL=3500000\nPOWER_SUPPLY_VOLTAGE_MIN_DESIGN=11400000\n")},
+	}
+	root := denyFS{FS: m, deny: map[string]bool{dmi + "board_serial": true}}
+	hw, errs := ReadSysFS(root)
+	Clean(hw, &errs)
+
+	s := hw.System
+	if s.Vendor != "LENOVO" || s.Model != "21CB0057GE" || s.Serial != "PF3XYZ12" || s.UUID != "" || s.Chassis != "notebook" || s.AssetTag != "" {
+		t.Errorf("system = %+v", s)
+	}
+	if hw.BIOS != (wire.BIOS{Vendor: "LENOVO", Version: "R1YET59W (1.29 )", Date: "2024-04-12"}) {
+		t.Errorf("bios = %+v", hw.BIOS)
+	}
+	if hw.Baseboard.Serial != "" {
+		t.Errorf("baseboard serial %q read though denied", hw.Baseboard.Serial)
+	}
+	if len(hw.Disks) != 2 || hw.Disks[0].Kind != wire.DiskNVMe || hw.Disks[0].Serial != "S64PNX0T123456" ||
+		hw.Disks[0].SizeBytes != 1000215216*512 || hw.Disks[1].Kind != wire.DiskHDD {
+		t.Errorf("disks = %+v", hw.Disks)
+	}
+	if len(hw.Monitors) != 1 || hw.Monitors[0].Port != "card1-DP-3" || hw.Monitors[0].Serial != "2QCT7H3" {
+		t.Errorf("monitors = %+v", hw.Monitors)
+	}
+	if len(hw.Batteries) != 2 {
+		t.Fatalf("batteries = %+v", hw.Batteries)
+	}
+	if b := hw.Batteries[0]; b.DesignCapacity != 57000 || b.FullCapacity != 51230 || b.CapacityUnit != "mWh" || b.CycleCount != 212 || b.Serial != "2041" {
+		t.Errorf("BAT0 = %+v", b)
+	}
+	if b := hw.Batteries[1]; b.DesignCapacity != 45600 || b.CapacityUnit != "mWh" {
+		t.Errorf("BAT1 = %+v (want 4 Ah × 11.4 V = 45600 mWh)", b)
+	}
+	var unavailable, uuid bool
+	for _, e := range errs {
+		var se *source.Error
+		if !errors.As(e, &se) {
+			t.Errorf("error %v is not a *source.Error", e)
+		}
+		if source.IsUnavailable(e) && strings.Contains(e.Error(), "board_serial") {
+			unavailable = true
+		}
+		if strings.Contains(e.Error(), "system uuid dropped") {
+			uuid = true
+		}
+	}
+	if !unavailable || !uuid {
+		t.Errorf("errors = %v, want board_serial unavailable and the uuid placeholder noted", errs)
+	}
+}
+
+func TestParseSystemProfiler(t *testing.T) {
+	b, err := os.ReadFile("testdata/system_profiler-macbookpro.xml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	hw, err := ParseSystemProfiler(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if hw.System.Model != "MacBookPro18,3" || hw.System.Serial != "C02FK1ABQ05N" || hw.System.Chassis != "notebook" || hw.System.UUID == "" {
+		t.Errorf("system = %+v", hw.System)
+	}
+	if len(hw.MemoryModules) != 1 || hw.MemoryModules[0].SizeBytes != 16<<30 {
+		t.Errorf("memory = %+v", hw.MemoryModules)
+	}
+	if len(hw.Batteries) != 1 || hw.Batteries[0].CycleCount != 187 {
+		t.Errorf("batteries = %+v", hw.Batteries)
+	}
+	if len(hw.Disks) != 1 || hw.Disks[0].SizeBytes != 1000555581440 || hw.Disks[0].Kind != wire.DiskNVMe {
+		t.Errorf("disks = %+v", hw.Disks)
+	}
+	if len(hw.Monitors) != 2 || hw.Monitors[1].Model != "DELL U2722DE" || hw.Monitors[1].Serial != "2QCT7H3" {
+		t.Errorf("monitors = %+v", hw.Monitors)
+	}
+}
+
+func TestFromWMI(t *testing.T) {
+	r := WMIRows{
+		Product:   []wmiComputerSystemProduct{{Vendor: "Dell Inc.", Name: "Latitude 7440", IdentifyingNumber: "7XK2QZ3", UUID: "4C4C4544-0051-3510-8057-B4C04F4A4E32"}},
+		System:    []wmiComputerSystem{{Manufacturer: "Dell Inc.", Model: "Latitude 7440", SystemFamily: "Latitude"}},
+		Enclosure: []wmiEnclosure{{ChassisTypes: []uint16{10}, SMBIOSAssetTag: "IT-004211"}},
+		BIOS:      []wmiBIOS{{Manufacturer: "Dell Inc.", SMBIOSBIOSVersion: "1.14.1", ReleaseDate: "20240807000000.000000+000"}},
+		Monitors: []wmiMonitorID{{InstanceName: `DISPLAY\DELA1C4\5&1a2b3c&0&UID4353_0`, ManufacturerName: []uint16{'D', 'E', 'L', 0, 0},
+			UserFriendlyName: []uint16{'D', 'E', 'L', 'L', ' ', 'U', '2', '7', '2', '2', 'D', 'E', 0}, YearOfManufacture: 32}},
+		Memory: []wmiPhysicalMemory{{DeviceLocator: "DIMM A", Capacity: 16 << 30, SMBIOSMemoryType: 35, Speed: 6000}},
+	}
+	hw := FromWMI(r)
+	if hw.System.Chassis != "notebook" || hw.System.UUID != "4c4c4544-0051-3510-8057-b4c04f4a4e32" || hw.BIOS.Date != "2024-08-07" ||
+		hw.Monitors[0].Model != "DELL U2722DE" || hw.Monitors[0].Year != 2022 || hw.MemoryModules[0].Type != "LPDDR5" {
+		t.Errorf("FromWMI = %+v", hw)
+	}
+}
+
+func TestChassisAndDate(t *testing.T) {
+	if ChassisName(10) != "notebook" || ChassisName(0x80|3) != "desktop" || ChassisName(2) != "" || ChassisName(99) != "" {
+		t.Error("ChassisName")
+	}
+	for in, want := range map[string]string{"04/12/2024": "2024-04-12", "12/31/99": "1999-12-31", "01/01/05": "2005-01-01", "garbage": "garbage"} {
+		if got := biosDate(in); got != want {
+			t.Errorf("biosDate(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
