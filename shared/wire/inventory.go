@@ -123,6 +123,8 @@ type SourceError struct {
 func (inv *Inventory) validate(v *validator) {
 	if inv.CollectedAt.IsZero() {
 		v.addf("inventory.collected_at is missing")
+	} else {
+		v.clock("inventory.collected_at", inv.CollectedAt)
 	}
 	h := inv.Host
 	v.str("inventory.host.host_id", h.HostID)

@@ -169,7 +169,7 @@ func describeJSONError(err error) error {
 // Validate checks a decoded report against lim and reports every problem at
 // once.
 func (r *Report) Validate(lim Limits, now time.Time) error {
-	v := &validator{lim: lim}
+	v := &validator{lim: lim, now: now}
 	switch {
 	case r.Schema < MinSchema:
 		v.addf("schema %d is older than the oldest supported (%d)", r.Schema, MinSchema)
@@ -181,8 +181,8 @@ func (r *Report) Validate(lim Limits, now time.Time) error {
 	v.str("agent_version", r.AgentVersion)
 	if r.CreatedAt.IsZero() {
 		v.addf("created_at is missing")
-	} else if d := r.CreatedAt.Sub(now); d > lim.MaxClockSkew || -d > lim.MaxClockSkew {
-		v.addf("created_at %s is too far from the collector's clock", r.CreatedAt.UTC().Format(time.RFC3339))
+	} else {
+		v.clock("created_at", r.CreatedAt)
 	}
 	switch r.Kind {
 	case KindInventory:
@@ -210,6 +210,7 @@ func (r *Report) Validate(lim Limits, now time.Time) error {
 
 type validator struct {
 	lim      Limits
+	now      time.Time
 	problems []string
 }
 
@@ -228,6 +229,14 @@ func (v *validator) addf(format string, args ...any) {
 func (v *validator) str(field, s string) {
 	if len(s) > v.lim.MaxStringLen {
 		v.addf("%s is %d bytes long, the limit is %d", field, len(s), v.lim.MaxStringLen)
+	}
+}
+
+// clock checks that a timestamp from the agent's clock is within
+// MaxClockSkew of the collector's.
+func (v *validator) clock(field string, t time.Time) {
+	if d := t.Sub(v.now); d > v.lim.MaxClockSkew || -d > v.lim.MaxClockSkew {
+		v.addf("%s %s is too far from the collector's clock", field, t.UTC().Format(time.RFC3339))
 	}
 }
 

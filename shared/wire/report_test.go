@@ -134,6 +134,11 @@ func TestDecodeRejects(t *testing.T) {
 			r.CreatedAt = now.Add(-2 * 366 * 24 * time.Hour)
 			return mustJSON(t, r)
 		}, isVal: true, substr: "too far from the collector's clock"},
+		{name: "inventory clock far off", body: func() string {
+			r := validReport()
+			r.Inventory.CollectedAt = now.Add(3 * 366 * 24 * time.Hour)
+			return mustJSON(t, r)
+		}, isVal: true, substr: "inventory.collected_at 2029"},
 		{name: "inventory kind without inventory", body: func() string {
 			r := validReport()
 			r.Inventory = nil
