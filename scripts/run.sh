@@ -64,13 +64,18 @@ cleanup() {
 }
 trap cleanup INT TERM EXIT
 
-say "starting the collector"
+say "starting the collector (HTTPS, its own CA in .umbra/collector)"
+cstate=$state/collector
+mkdir -p "$cstate"
+chmod 700 "$cstate"
 rm -f "$run/collector.url"
-"$bin/umbra-collector" --listen 127.0.0.1:0 --addr-file "$run/collector.url" \
-	--clickhouse "$ch" --database umbra >>"$run/collector.log" 2>&1 &
+collector_flags=(--state-dir "$cstate" --clickhouse "$ch" --database umbra)
+"$bin/umbra-collector" "${collector_flags[@]}" --listen 127.0.0.1:0 --addr-file "$run/collector.url" \
+	>>"$run/collector.log" 2>&1 &
 echo $! >"$run/collector.pid"
 deadline=$((SECONDS + 30))
-until [ -s "$run/collector.url" ] && curl -fsS "$(cat "$run/collector.url")/readyz" >/dev/null 2>&1; do
+until [ -s "$run/collector.url" ] && [ -s "$cstate/ca.pem" ] &&
+	curl -fsS --cacert "$cstate/ca.pem" "$(cat "$run/collector.url")/readyz" >/dev/null 2>&1; do
 	if ! kill -0 "$(cat "$run/collector.pid")" 2>/dev/null || [ $SECONDS -ge $deadline ]; then
 		echo "the collector did not come up; its log:" >&2
 		tail -n 30 "$run/collector.log" >&2
@@ -79,11 +84,27 @@ until [ -s "$run/collector.url" ] && curl -fsS "$(cat "$run/collector.url")/read
 	sleep 0.2
 done
 url=$(cat "$run/collector.url")
-export UMBRA_COLLECTOR=$url
-echo "collector at $url (log: $run/collector.log), ClickHouse at $ch"
+echo "collector at $url (CA $(cat "$cstate/ca.fingerprint"); log: $run/collector.log), ClickHouse at $ch"
+
+# The first admin token comes from the collector host itself; the umbra CLI
+# reads it from the config file it writes (never from a flag).
+"$bin/umbra-collector" bootstrap-token "${collector_flags[@]}" --addr-file "$run/collector.url" >/dev/null
+export UMBRA_CONFIG=$cstate/admin.json
+
+enroll() {
+	say "agent: enrol with a one-time secret, pinning the collector's CA"
+	"$bin/umbra" enroll-secret create --name make-run --ttl 1h --max-uses 1 >"$run/enroll.secret"
+	"$bin/umbra-agent" enroll --collector "$url" --ca-fingerprint "$(cat "$cstate/ca.fingerprint")" \
+		--secret-file "$run/enroll.secret" --state-dir "$state/agent"
+	rm -f "$run/enroll.secret"
+}
+[ -s "$state/agent/enrollment.json" ] || enroll
 
 report() {
-	"$bin/umbra-agent" run --once --collector "$url" --state-dir "$state/agent"
+	# A collector whose database was wiped no longer knows this agent: it
+	# answers "enrol again", and so we do, once.
+	"$bin/umbra-agent" run --once --collector "$url" --state-dir "$state/agent" ||
+		{ enroll && "$bin/umbra-agent" run --once --collector "$url" --state-dir "$state/agent"; }
 	say "umbra hosts"
 	"$bin/umbra" hosts
 }
@@ -94,7 +115,8 @@ report
 interval=${UMBRA_RUN_INTERVAL:-30}
 end=$(( ${UMBRA_RUN_SECONDS:-0} > 0 ? SECONDS + UMBRA_RUN_SECONDS : 0 ))
 echo
-echo "Umbra is running. UMBRA_COLLECTOR=$url bin/umbra hosts --json for scripts."
+echo "Umbra is running. Try: UMBRA_CONFIG=$cstate/admin.json bin/umbra hosts --json"
+echo "                       UMBRA_CONFIG=$cstate/admin.json bin/umbra host AGENT_ID"
 echo "The agent reports every ${interval}s. Ctrl-C (or make stop) stops everything."
 while [ "$end" = 0 ] || [ $SECONDS -lt "$end" ]; do
 	left=$interval

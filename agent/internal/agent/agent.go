@@ -54,7 +54,7 @@ func New(cfg config.Config, log *slog.Logger) (*Agent, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	client, err := uplink.New(cfg.Collector, nil)
+	client, err := uplink.New(cfg.Collector, nil, uplink.WithStateDir(cfg.StateDir))
 	if err != nil {
 		return nil, err
 	}

@@ -52,6 +52,7 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return exitUsage
 	}
 	cmds := map[string]func(context.Context, []string, io.Writer, io.Writer) error{
+		"enroll":    runEnroll,
 		"inventory": runInventory,
 		"run":       runRun,
 		"scan":      runScan,

@@ -39,7 +39,7 @@ func runRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	if *timeout <= 0 {
 		return usagef("--timeout must be positive, not %v", *timeout)
 	}
-	client, err := uplink.New(*collector, nil)
+	client, err := uplink.New(*collector, nil, uplink.WithStateDir(*stateDir))
 	if err != nil {
 		return &usageError{msg: err.Error()}
 	}

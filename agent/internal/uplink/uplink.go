@@ -1,4 +1,6 @@
-// Package uplink sends reports to the collector over HTTP.
+// Package uplink sends reports to the collector over HTTPS, trusting only
+// the collector CA pinned at enrolment and presenting the agent's
+// credential (see Enroll and WithStateDir).
 package uplink
 
 import (
@@ -34,12 +36,19 @@ type Client struct {
 	attempts      int
 	backoff       time.Duration
 	maxRetryAfter time.Duration
+
+	// creds, when set, supplies the credential header and the pinned CA.
+	creds *credSource
 }
+
+// Option configures a Client.
+type Option func(*Client) error
 
 // New returns a client for the collector at base, an http or https URL such
 // as https://collector.example:8443. A nil hc gets a client with sensible
-// connection timeouts.
-func New(base string, hc *http.Client) (*Client, error) {
+// connection timeouts, which verifies the collector against the pinned CA
+// when an option provides one.
+func New(base string, hc *http.Client, opts ...Option) (*Client, error) {
 	u, err := url.Parse(base)
 	if err != nil {
 		return nil, fmt.Errorf("collector URL: %w", err)
@@ -50,16 +59,26 @@ func New(base string, hc *http.Client) (*Client, error) {
 	if u.RawQuery != "" || u.Fragment != "" || u.User != nil {
 		return nil, fmt.Errorf("collector URL %q: want no user, query or fragment", base)
 	}
-	if hc == nil {
-		hc = &http.Client{Transport: newTransport()}
-	}
-	return &Client{
+	c := &Client{
 		endpoint:      strings.TrimSuffix(u.String(), "/") + wire.PathReports,
 		http:          hc,
 		attempts:      3,
 		backoff:       500 * time.Millisecond,
 		maxRetryAfter: 30 * time.Second,
-	}, nil
+	}
+	for _, o := range opts {
+		if err := o(c); err != nil {
+			return nil, err
+		}
+	}
+	if c.http == nil {
+		tr := newTransport()
+		if c.creds != nil {
+			tr.TLSClientConfig = c.creds.tlsConfig()
+		}
+		c.http = &http.Client{Transport: tr}
+	}
+	return c, nil
 }
 
 func newTransport() *http.Transport {
@@ -89,6 +108,9 @@ type RefusedError struct {
 	Status  string // "400 Bad Request"
 	Code    int
 	Problem wire.Problem
+	// Reenroll is true when the collector no longer accepts the agent's
+	// credential (revoked or unknown): the agent must be enrolled again.
+	Reenroll bool
 }
 
 func (e *RefusedError) Error() string {
@@ -98,6 +120,9 @@ func (e *RefusedError) Error() string {
 	}
 	if msg == "" {
 		msg = "no reason given"
+	}
+	if e.Reenroll {
+		msg += " (this agent must be enrolled again: umbra-agent enroll)"
 	}
 	return fmt.Sprintf("collector refused report: %s: %s", e.Status, msg)
 }
@@ -169,6 +194,15 @@ func (c *Client) post(ctx context.Context, body []byte) (wire.Accepted, time.Dur
 	req.Header.Set("Content-Encoding", "gzip")
 	req.Header.Set("Accept", "application/json")
 	req.Header.Set("User-Agent", "umbra-agent/"+version.Version)
+	if c.creds != nil {
+		cred, err := c.creds.credential()
+		if err != nil {
+			return acc, 0, err
+		}
+		if cred != "" {
+			req.Header.Set("Authorization", "Bearer "+cred)
+		}
+	}
 	resp, err := c.http.Do(req)
 	if err != nil {
 		return acc, 0, err
@@ -183,7 +217,7 @@ func (c *Client) post(ctx context.Context, body []byte) (wire.Accepted, time.Dur
 		_ = json.Unmarshal(answer, &acc)
 		return acc, 0, nil
 	}
-	refused := &RefusedError{Status: resp.Status, Code: resp.StatusCode}
+	refused := &RefusedError{Status: resp.Status, Code: resp.StatusCode, Reenroll: resp.Header.Get(ReenrollHeader) != ""}
 	if json.Unmarshal(answer, &refused.Problem) != nil || refused.Problem.Error == "" && len(refused.Problem.Problems) == 0 {
 		refused.Problem = wire.Problem{Error: firstLine(answer)}
 	}

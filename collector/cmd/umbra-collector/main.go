@@ -25,9 +25,17 @@ func main() {
 		fmt.Fprintln(os.Stderr, "umbra-collector:", err)
 		os.Exit(2)
 	}
-	logger := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: cfg.LogLevel}))
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	if cfg.Command == config.CommandBootstrapToken {
+		if err := server.Bootstrap(ctx, cfg, os.Stdout); err != nil {
+			fmt.Fprintln(os.Stderr, "umbra-collector bootstrap-token:", err)
+			stop()
+			os.Exit(1)
+		}
+		return
+	}
+	logger := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: cfg.LogLevel}))
 	if err := server.Run(ctx, cfg, logger); err != nil {
 		logger.Error("collector stopped", "error", err)
 		stop()

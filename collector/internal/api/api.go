@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/umbrasec/umbra/collector/internal/adminapi"
+	"github.com/umbrasec/umbra/collector/internal/auth"
 	"github.com/umbrasec/umbra/collector/internal/store"
 	"github.com/umbrasec/umbra/shared/wire"
 )
@@ -29,10 +30,7 @@ type Store interface {
 	Ping(ctx context.Context) error
 }
 
-// Middleware wraps a handler, e.g. to authenticate.
-type Middleware func(http.Handler) http.Handler
-
-// Options tune the handler. The zero value is usable.
+// Options tune the handler. Auth and Service are required unless NoAuth.
 type Options struct {
 	// MaxRequestBytes bounds a request body as sent (compressed); zero
 	// means DefaultMaxRequestBytes.
@@ -43,9 +41,28 @@ type Options struct {
 	StoreTimeout time.Duration
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
-	// AgentAuth wraps the agent-facing routes and AdminAuth the admin
-	// routes; nil means none. Health checks are never wrapped.
-	AgentAuth, AdminAuth Middleware
+	// Auth checks credentials and Service manages them.
+	Auth    *auth.Authenticator
+	Service *auth.Service
+	// NoAuth serves every route to anyone, as if the caller were an admin
+	// or the report's own agent. Only tests set it.
+	NoAuth bool
+	// Ingest stores reports; nil stores each report directly with the
+	// Store, one insert per table per report.
+	Ingest Ingester
+	// Metrics, when set, is served on /metrics.
+	Metrics http.Handler
+}
+
+// Ingester stores reports, possibly batching them with others.
+type Ingester interface {
+	Submit(ctx context.Context, received time.Time, r *wire.Report) (duplicate bool, err error)
+}
+
+type directIngest struct{ st Store }
+
+func (d directIngest) Submit(ctx context.Context, received time.Time, r *wire.Report) (bool, error) {
+	return d.st.StoreInventory(ctx, received, r)
 }
 
 // DefaultMaxRequestBytes bounds a compressed request body.
@@ -74,18 +91,18 @@ func New(st Store, logger *slog.Logger, opt Options) http.Handler {
 	if opt.Now == nil {
 		opt.Now = time.Now
 	}
-	none := func(h http.Handler) http.Handler { return h }
-	if opt.AgentAuth == nil {
-		opt.AgentAuth = none
+	if opt.Ingest == nil {
+		opt.Ingest = directIngest{st}
 	}
-	if opt.AdminAuth == nil {
-		opt.AdminAuth = none
+	if !opt.NoAuth && (opt.Auth == nil || opt.Service == nil) {
+		panic("api.New: Options.Auth and Options.Service are required unless NoAuth")
 	}
 	h := &handler{st: st, log: logger, opt: opt}
 
 	mux := http.NewServeMux()
-	mux.Handle("POST "+wire.PathReports, opt.AgentAuth(http.HandlerFunc(h.postReport)))
-	mux.Handle("GET "+adminapi.PathHosts, opt.AdminAuth(http.HandlerFunc(h.getHosts)))
+	for _, rt := range h.routes() {
+		mux.Handle(rt.Method+" "+rt.Pattern, h.authorize(rt.Policy, rt.handler))
+	}
 	mux.HandleFunc("GET /healthz", h.healthz)
 	mux.HandleFunc("GET /readyz", h.readyz)
 	return h.logRequests(h.recoverPanics(mux))
@@ -134,13 +151,18 @@ func (h *handler) postReport(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	log = log.With("report_id", rep.ID, "agent_id", rep.AgentID)
+	if p, ok := auth.FromContext(r.Context()); ok && p.AgentID != rep.AgentID {
+		log.Warn("report refused: agent id is not the credential's", "credential_agent_id", p.AgentID)
+		writeProblem(w, http.StatusForbidden, wire.Problem{Error: "the report's agent_id is not this credential's agent"})
+		return
+	}
 
 	ctx, cancel := context.WithTimeout(r.Context(), h.opt.StoreTimeout)
 	defer cancel()
 	var dup bool
 	switch rep.Kind {
-	case wire.KindInventory:
-		dup, err = h.st.StoreInventory(ctx, now, rep)
+	case wire.KindInventory, wire.KindDiscovery:
+		dup, err = h.opt.Ingest.Submit(ctx, now, rep)
 	default:
 		// Validate refuses unknown kinds; this guards a kind added to wire
 		// before the collector learns to store it.

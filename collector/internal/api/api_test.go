@@ -33,6 +33,7 @@ func newServer(t *testing.T, db api.Store) *httptest.Server {
 	srv := httptest.NewServer(api.New(db, logger, api.Options{
 		MaxRequestBytes: 64 << 10,
 		Now:             func() time.Time { return now },
+		NoAuth:          true,
 	}))
 	t.Cleanup(srv.Close)
 	return srv

@@ -3,13 +3,10 @@ package cli
 
 import (
 	"context"
-	"encoding/json"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"net/http"
-	"net/url"
 	"os"
 	"strconv"
 	"strings"
@@ -33,11 +30,25 @@ const (
 	exitUsage = 2
 )
 
-const usage = `Usage: umbra <command> [flags]
+var usage = `Usage: umbra <command> [flags]
 
 Commands:
-  hosts     list the hosts whose agents report, with their latest inventory
-  version   print the version
+  hosts                         list the hosts whose agents report, with their latest inventory
+  host AGENT_ID                 show everything the agent's latest inventory says about its host
+  software [--name TEXT]        list the software installed across the fleet, with install counts
+  devices                       list the devices network discovery has seen
+  agent list|revoke ID          list the enrolled agents, or revoke one (it must enrol again)
+  enroll-secret create|list|revoke ID
+                                manage the secrets agents enrol with
+  token create|list|revoke ID   manage admin API tokens (roles admin, operator, auditor)
+  audit                         show the latest entries of the audit log
+  version                       print the version
+
+The token is read from the config file (--config, env UMBRA_CONFIG, default
+%s) or env UMBRA_TOKEN, never from a flag.
+The collector URL and CA file come from the flags, env UMBRA_COLLECTOR and
+UMBRA_CA_FILE, or the config file. umbra-collector bootstrap-token writes a
+config file for the first admin.
 
 Run 'umbra <command> -h' for a command's flags.
 `
@@ -50,118 +61,67 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 
 func run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv func(string) string) int {
 	if len(args) == 0 {
-		fmt.Fprint(stderr, usage)
+		fmt.Fprintf(stderr, usage, defaultConfigPath())
 		return exitUsage
 	}
 	switch args[0] {
 	case "-h", "-help", "--help", "help":
-		fmt.Fprint(stdout, usage)
+		fmt.Fprintf(stdout, usage, defaultConfigPath())
 		return exitOK
 	case "version":
 		fmt.Fprintln(stdout, "umbra", version.Version)
 		return exitOK
 	case "hosts":
 		return hosts(ctx, args[1:], stdout, stderr, getenv)
+	case "agent", "agents":
+		return agentCmd(ctx, args[1:], stdout, stderr, getenv)
+	case "enroll-secret", "enroll-secrets":
+		return credentialCmd(ctx, "enroll-secret", args[1:], stdout, stderr, getenv)
+	case "token", "tokens":
+		return credentialCmd(ctx, "token", args[1:], stdout, stderr, getenv)
+	case "audit":
+		return auditCmd(ctx, args[1:], stdout, stderr, getenv)
+	case "host", "software", "devices":
+		return detailCmd(ctx, args[0], args[1:], stdout, stderr, getenv)
 	}
-	fmt.Fprintf(stderr, "umbra: unknown command %q\n\n%s", args[0], usage)
+	fmt.Fprintf(stderr, "umbra: unknown command %q\n\n"+usage, args[0], defaultConfigPath())
 	return exitUsage
 }
 
 func hosts(ctx context.Context, args []string, stdout, stderr io.Writer, getenv func(string) string) int {
 	fs := flag.NewFlagSet("umbra hosts", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	def := getenv("UMBRA_COLLECTOR")
-	if def == "" {
-		def = DefaultCollector
-	}
-	collector := fs.String("collector", def, "collector `URL` (env UMBRA_COLLECTOR)")
+	cf := addClientFlags(fs, getenv)
 	asJSON := fs.Bool("json", false, "print JSON for scripts instead of a table")
-	timeout := fs.Duration("timeout", 30*time.Second, "give up after this long")
 	fs.Usage = func() {
 		fmt.Fprintf(fs.Output(), "Usage: umbra hosts [--collector URL] [--json]\n\nLists the hosts whose agents report, with their latest inventory.\n\nFlags:\n")
 		fs.PrintDefaults()
 	}
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return exitOK
-		}
-		return exitUsage
+	if code, ok := parseFlags(fs, args, 0, stderr); !ok {
+		return code
 	}
-	if fs.NArg() > 0 {
-		fmt.Fprintf(stderr, "umbra hosts: unexpected arguments: %s\n", strings.Join(fs.Args(), " "))
-		return exitUsage
+	c, code := cf.client("umbra hosts", stderr)
+	if c == nil {
+		return code
 	}
-	base, err := parseCollectorURL(*collector)
-	if err != nil {
-		fmt.Fprintln(stderr, "umbra hosts:", err)
-		return exitUsage
-	}
-	ctx, cancel := context.WithTimeout(ctx, *timeout)
+	ctx, cancel := context.WithTimeout(ctx, cf.timeout)
 	defer cancel()
-	list, err := fetchHosts(ctx, base)
-	if err != nil {
+	var list adminapi.HostList
+	if err := c.do(ctx, http.MethodGet, adminapi.PathHosts, nil, &list); err != nil {
 		fmt.Fprintln(stderr, "umbra hosts:", err)
 		return exitError
 	}
+	if list.Hosts == nil {
+		list.Hosts = []adminapi.Host{}
+	}
 	if *asJSON {
-		enc := json.NewEncoder(stdout)
-		enc.SetIndent("", "  ")
-		if err := enc.Encode(list); err != nil {
-			fmt.Fprintln(stderr, "umbra hosts:", err)
-			return exitError
-		}
-		return exitOK
+		return printJSON(stdout, stderr, "umbra hosts", list)
 	}
 	if err := writeTable(stdout, list.Hosts, time.Now()); err != nil {
 		fmt.Fprintln(stderr, "umbra hosts:", err)
 		return exitError
 	}
 	return exitOK
-}
-
-func parseCollectorURL(s string) (*url.URL, error) {
-	u, err := url.Parse(s)
-	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return nil, fmt.Errorf("collector URL %q: want http://host:port or https://host:port", s)
-	}
-	return u, nil
-}
-
-func fetchHosts(ctx context.Context, base *url.URL) (*adminapi.HostList, error) {
-	u := base.JoinPath(adminapi.PathHosts)
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u.String(), nil)
-	if err != nil {
-		return nil, err
-	}
-	req.Header.Set("Accept", "application/json")
-	req.Header.Set("User-Agent", "umbra/"+version.Version)
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		return nil, fmt.Errorf("cannot reach the collector at %s: %w", base.Redacted(), err)
-	}
-	defer resp.Body.Close()
-	body, err := io.ReadAll(io.LimitReader(resp.Body, 256<<20))
-	if err != nil {
-		return nil, fmt.Errorf("reading the answer of %s: %w", u.Redacted(), err)
-	}
-	if resp.StatusCode != http.StatusOK {
-		var p struct {
-			Error string `json:"error"`
-		}
-		msg := strings.TrimSpace(string(body))
-		if json.Unmarshal(body, &p) == nil && p.Error != "" {
-			msg = p.Error
-		}
-		return nil, fmt.Errorf("collector at %s answered %s: %s", base.Redacted(), resp.Status, sanitize(truncate(msg, 200)))
-	}
-	var list adminapi.HostList
-	if err := json.Unmarshal(body, &list); err != nil {
-		return nil, fmt.Errorf("collector at %s sent an unreadable host list: %w", base.Redacted(), err)
-	}
-	if list.Hosts == nil {
-		list.Hosts = []adminapi.Host{}
-	}
-	return &list, nil
 }
 
 // maxCell bounds a table cell, in runes, so one hostile hostname cannot

@@ -9,6 +9,7 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"path/filepath"
 	"strings"
 	"time"
 
@@ -20,6 +21,13 @@ const (
 	DefaultListen     = "127.0.0.1:8470"
 	DefaultClickHouse = "127.0.0.1:9000"
 	DefaultDatabase   = "umbra"
+	DefaultStateDir   = "/var/lib/umbra-collector"
+)
+
+// Commands of umbra-collector.
+const (
+	CommandServe          = "serve"
+	CommandBootstrapToken = "bootstrap-token"
 )
 
 // Config is everything the collector needs to run.
@@ -34,6 +42,40 @@ type Config struct {
 	ShutdownTimeout time.Duration
 	// LogLevel is the least level logged.
 	LogLevel slog.Level
+
+	// Command is CommandServe or CommandBootstrapToken.
+	Command string
+	// StateDir holds the CA, the server certificate and the bootstrap
+	// admin file.
+	StateDir string
+	// InsecureHTTP serves plain HTTP instead of HTTPS.
+	InsecureHTTP bool
+	// TLSNames are extra DNS names and addresses of the server certificate.
+	TLSNames []string
+	// TLSCert and TLSKey, when set, are a certificate chain and key to use
+	// instead of the collector's own CA; the last certificate of the chain
+	// is the one agents pin.
+	TLSCert, TLSKey string
+	// AuthCacheTTL is how long a credential read from ClickHouse is
+	// trusted: a revocation through another collector takes this long.
+	AuthCacheTTL time.Duration
+	// Ingest tunes the batching of reports into ClickHouse.
+	Ingest Ingest
+
+	// BootstrapOut is where bootstrap-token writes the admin CLI config.
+	BootstrapOut string
+	// BootstrapName names the bootstrap token.
+	BootstrapName string
+}
+
+// Ingest tunes the batching of reports.
+type Ingest struct {
+	// MaxQueueBytes bounds the reports waiting to be written.
+	MaxQueueBytes int64
+	// FlushInterval is how long a report may wait for others.
+	FlushInterval time.Duration
+	// MaxBatchReports bounds the reports written in one batch.
+	MaxBatchReports int
 }
 
 // Validate reports every problem at once.
@@ -49,6 +91,21 @@ func (c Config) Validate() error {
 	}
 	if !store.ValidIdentifier(c.Store.Database) {
 		errs = append(errs, fmt.Errorf("database name %q must be letters, digits and _ and not start with a digit", c.Store.Database))
+	}
+	if c.StateDir == "" {
+		errs = append(errs, errors.New("state directory is empty"))
+	}
+	if (c.TLSCert == "") != (c.TLSKey == "") {
+		errs = append(errs, errors.New("--tls-cert and --tls-key go together"))
+	}
+	if c.InsecureHTTP && c.TLSCert != "" {
+		errs = append(errs, errors.New("--insecure-http and --tls-cert contradict each other"))
+	}
+	if c.AuthCacheTTL < 0 || c.AuthCacheTTL > time.Minute {
+		errs = append(errs, fmt.Errorf("auth cache ttl %s must be between 0 and 1m", c.AuthCacheTTL))
+	}
+	if c.Ingest.MaxQueueBytes < 0 || c.Ingest.FlushInterval < 0 || c.Ingest.MaxBatchReports < 0 {
+		errs = append(errs, errors.New("ingest limits must not be negative"))
 	}
 	if c.ShutdownTimeout <= 0 {
 		errs = append(errs, fmt.Errorf("shutdown timeout %s must be positive", c.ShutdownTimeout))
@@ -66,10 +123,14 @@ func Parse(args []string, getenv func(string) string, stderr io.Writer) (Config,
 		}
 		return def
 	}
-	fs := flag.NewFlagSet("umbra-collector", flag.ContinueOnError)
-	fs.SetOutput(stderr)
 	var cfg Config
-	var level string
+	cfg.Command = CommandServe
+	if len(args) > 0 && (args[0] == CommandServe || args[0] == CommandBootstrapToken) {
+		cfg.Command, args = args[0], args[1:]
+	}
+	fs := flag.NewFlagSet("umbra-collector "+cfg.Command, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	var level, names string
 	fs.StringVar(&cfg.Listen, "listen", env("UMBRA_LISTEN", DefaultListen), "`host:port` to serve HTTP on; port 0 picks a free one (env UMBRA_LISTEN)")
 	fs.StringVar(&cfg.AddrFile, "addr-file", env("UMBRA_ADDR_FILE", ""), "write the server's URL to `path` once it listens (env UMBRA_ADDR_FILE)")
 	fs.StringVar(&cfg.Store.Addr, "clickhouse", env("UMBRA_CLICKHOUSE", DefaultClickHouse), "ClickHouse native protocol `host:port` (env UMBRA_CLICKHOUSE)")
@@ -77,8 +138,25 @@ func Parse(args []string, getenv func(string) string, stderr io.Writer) (Config,
 	fs.StringVar(&cfg.Store.Username, "clickhouse-user", env("UMBRA_CLICKHOUSE_USER", ""), "ClickHouse user (env UMBRA_CLICKHOUSE_USER; password from UMBRA_CLICKHOUSE_PASSWORD)")
 	fs.DurationVar(&cfg.ShutdownTimeout, "shutdown-timeout", 15*time.Second, "how long a graceful shutdown may take")
 	fs.StringVar(&level, "log-level", env("UMBRA_LOG_LEVEL", "info"), "least `level` logged: debug, info, warn, error (env UMBRA_LOG_LEVEL)")
+	fs.StringVar(&cfg.StateDir, "state-dir", env("UMBRA_STATE_DIR", DefaultStateDir), "`folder` of the collector's CA, server certificate and bootstrap files (env UMBRA_STATE_DIR)")
+	fs.BoolVar(&cfg.InsecureHTTP, "insecure-http", false, "serve plain HTTP without TLS: credentials cross the network in clear text; for tests behind a TLS proxy only")
+	fs.StringVar(&names, "tls-names", env("UMBRA_TLS_NAMES", ""), "comma-separated extra DNS `names` and addresses of the server certificate (env UMBRA_TLS_NAMES)")
+	fs.StringVar(&cfg.TLSCert, "tls-cert", env("UMBRA_TLS_CERT", ""), "PEM certificate chain `file` to serve instead of the collector's own CA (env UMBRA_TLS_CERT)")
+	fs.StringVar(&cfg.TLSKey, "tls-key", env("UMBRA_TLS_KEY", ""), "PEM private key `file` of --tls-cert (env UMBRA_TLS_KEY)")
+	fs.DurationVar(&cfg.AuthCacheTTL, "auth-cache-ttl", 2*time.Second, "how long a credential read from ClickHouse is trusted; revocations through other collectors take this long")
+	fs.Int64Var(&cfg.Ingest.MaxQueueBytes, "ingest-queue-bytes", 256<<20, "bound of the reports waiting to be written to ClickHouse, in bytes; beyond it agents are asked to retry")
+	fs.DurationVar(&cfg.Ingest.FlushInterval, "ingest-flush-interval", 200*time.Millisecond, "how long a report may wait to be written with others")
+	fs.IntVar(&cfg.Ingest.MaxBatchReports, "ingest-batch-reports", 2000, "most reports written in one batch")
+	if cfg.Command == CommandBootstrapToken {
+		fs.StringVar(&cfg.BootstrapOut, "out", "", "write the admin CLI config (collector URL, CA file, token) to `file`, mode 0600 (default STATE-DIR/admin.json)")
+		fs.StringVar(&cfg.BootstrapName, "name", "bootstrap", "`name` of the admin token")
+	}
 	fs.Usage = func() {
-		fmt.Fprintf(fs.Output(), "Usage: umbra-collector [flags]\n\nThe Umbra collector: receives agents' reports and stores them in ClickHouse.\n\nFlags:\n")
+		if cfg.Command == CommandBootstrapToken {
+			fmt.Fprintf(fs.Output(), "Usage: umbra-collector bootstrap-token [flags]\n\nMakes an admin token directly in ClickHouse and writes a config file for the umbra CLI\nholding it, readable only by its owner. Run it on the collector host.\n\nFlags:\n")
+		} else {
+			fmt.Fprintf(fs.Output(), "Usage: umbra-collector [serve] [flags]\n       umbra-collector bootstrap-token [flags]\n\nThe Umbra collector: receives agents' reports and stores them in ClickHouse.\n\nFlags:\n")
+		}
 		fs.PrintDefaults()
 	}
 	if err := fs.Parse(args); err != nil {
@@ -88,6 +166,14 @@ func Parse(args []string, getenv func(string) string, stderr io.Writer) (Config,
 		return Config{}, fmt.Errorf("unexpected arguments: %s", strings.Join(fs.Args(), " "))
 	}
 	cfg.Store.Password = store.Secret(getenv("UMBRA_CLICKHOUSE_PASSWORD"))
+	for _, n := range strings.Split(names, ",") {
+		if n = strings.TrimSpace(n); n != "" {
+			cfg.TLSNames = append(cfg.TLSNames, n)
+		}
+	}
+	if cfg.Command == CommandBootstrapToken && cfg.BootstrapOut == "" {
+		cfg.BootstrapOut = filepath.Join(cfg.StateDir, "admin.json")
+	}
 	var errs []error
 	if err := cfg.LogLevel.UnmarshalText([]byte(level)); err != nil {
 		errs = append(errs, fmt.Errorf("log level %q: want debug, info, warn or error", level))

@@ -4,6 +4,7 @@ package server
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -14,9 +15,14 @@ import (
 	"time"
 
 	"github.com/umbrasec/umbra/collector/internal/api"
+	"github.com/umbrasec/umbra/collector/internal/auth"
 	"github.com/umbrasec/umbra/collector/internal/config"
+	"github.com/umbrasec/umbra/collector/internal/ingest"
+	"github.com/umbrasec/umbra/collector/internal/metrics"
+	"github.com/umbrasec/umbra/collector/internal/pki"
 	"github.com/umbrasec/umbra/collector/internal/store"
 	"github.com/umbrasec/umbra/shared/version"
+	"github.com/umbrasec/umbra/shared/wire"
 )
 
 // Run serves until ctx is cancelled, then shuts down within
@@ -41,11 +47,36 @@ func Run(ctx context.Context, cfg config.Config, logger *slog.Logger) error {
 	logger.Info("store ready", "clickhouse", cfg.Store.Addr, "clickhouse_version", ver,
 		"database", cfg.Store.Database, "migrations_applied", applied)
 
+	authn := auth.NewAuthenticator(db, cfg.AuthCacheTTL, nil)
+	svc := auth.NewService(db, authn, nil)
+	reg := metrics.New()
+	ing := ingest.New(db, logger, ingest.Options{
+		MaxQueueBytes: cfg.Ingest.MaxQueueBytes, FlushInterval: cfg.Ingest.FlushInterval,
+		MaxBatchReports: cfg.Ingest.MaxBatchReports, Metrics: reg.Ingest,
+	})
+	ingDone := make(chan struct{})
+	ingCtx, stopIngest := context.WithCancel(context.WithoutCancel(ctx))
+	go func() { defer close(ingDone); ing.Run(ingCtx) }()
+	defer func() { stopIngest(); <-ingDone }()
+
 	ln, err := net.Listen("tcp", cfg.Listen)
 	if err != nil {
 		return fmt.Errorf("listening on %s: %w", cfg.Listen, err)
 	}
-	url := "http://" + ln.Addr().String()
+	url := "https://" + ln.Addr().String()
+	if cfg.InsecureHTTP {
+		url = "http://" + ln.Addr().String()
+		logger.Warn("!!! SERVING PLAIN HTTP WITHOUT TLS (--insecure-http): agent credentials, enrolment secrets and admin tokens cross the network in clear text; anyone on the path can steal them. Never do this outside a test or behind a TLS-terminating proxy on the same host. !!!")
+	} else {
+		tlsCfg, fp, err := serverTLS(cfg, logger)
+		if err != nil {
+			ln.Close()
+			return err
+		}
+		ln = tls.NewListener(ln, tlsCfg)
+		logger.Info("TLS ready: agents enrol with this CA fingerprint", "ca_fingerprint", fp,
+			"ca_file", filepath.Join(cfg.StateDir, pki.CAFile))
+	}
 	if cfg.AddrFile != "" {
 		if err := writeFileAtomic(cfg.AddrFile, []byte(url+"\n")); err != nil {
 			ln.Close()
@@ -55,7 +86,10 @@ func Run(ctx context.Context, cfg config.Config, logger *slog.Logger) error {
 	}
 
 	srv := &http.Server{
-		Handler:           api.New(db, logger, api.Options{}),
+		Handler: api.New(db, logger, api.Options{
+			Auth: authn, Service: svc, Ingest: ing, Metrics: reg.Handler(),
+			Limits: wire.DefaultLimits,
+		}),
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       2 * time.Minute,
 		WriteTimeout:      2 * time.Minute,
