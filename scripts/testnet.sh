@@ -227,13 +227,47 @@ rocommunity umbra-ro default"
 		ip -n "$(nsname switch)" link add "gi0-$i" type veth peer name "gi0-$i-peer"
 		ip -n "$(nsname switch)" link set "gi0-$i" address "00:1b:d4:22:01:$(printf %02x "$i")" up
 	done
+	# Linux snmpd has no BRIDGE-MIB, LLDP-MIB or ENTITY-MIB: the switch's
+	# forwarding table (which port each office MAC sits on, VLAN 1 in
+	# BRIDGE-MIB, VLAN 20 in Q-BRIDGE-MIB), its chassis and its LLDP
+	# neighbour (the router) are served as static rows.
+	local fdb="" mac port oct
+	for i in $(seq 1 24); do
+		fdb+="override .1.3.6.1.2.1.17.1.4.1.2.$i integer $(ip -n "$(nsname switch)" -o link show "gi0-$i" | cut -d: -f1)"$'\n'
+	done
+	for mac in 00:00:0c:9f:f0:01/1 3c:d9:2b:10:00:0a/3 00:14:22:10:00:0b/4 00:25:90:10:00:15/6 \
+		00:1b:21:10:00:17/8 44:19:b6:10:00:18/9 02:00:5e:10:00:fa/24 f4:f5:d8:10:00:14/5@20 3a:7c:11:10:00:16/7@20; do
+		port=${mac#*/} mac=${mac%%/*}
+		oct=$(printf '%d.' $(echo "$mac" | sed 's/^/0x/; s/:/ 0x/g')) oct=${oct%.}
+		case $port in
+		*@*) fdb+="override .1.3.6.1.2.1.17.7.1.2.2.1.2.${port#*@}.$oct integer ${port%@*}"$'\n'
+			fdb+="override .1.3.6.1.2.1.17.7.1.2.2.1.3.${port#*@}.$oct integer 3"$'\n' ;;
+		*) fdb+="override .1.3.6.1.2.1.17.4.3.1.2.$oct integer $port"$'\n'
+			fdb+="override .1.3.6.1.2.1.17.4.3.1.3.$oct integer 3"$'\n' ;;
+		esac
+	done
 	snmpd_start switch $A.2 "sysDescr Cisco IOS Software, C2960X Software (C2960X-UNIVERSALK9-M), Version 15.2(7)E3, RELEASE SOFTWARE (fc3)
 sysObjectID .1.3.6.1.4.1.9.1.1208
 sysName sw-office-1
 sysServices 2
-rocommunity umbra-ro default"
+rocommunity umbra-ro default
+${fdb}override .1.3.6.1.2.1.17.7.1.4.2.1.3.0.20 uinteger 20
+override .1.3.6.1.2.1.47.1.1.1.1.2.1 octet_str \"Cisco Catalyst 2960X-48TS-L Switch\"
+override .1.3.6.1.2.1.47.1.1.1.1.5.1 integer 3
+override .1.3.6.1.2.1.47.1.1.1.1.11.1 octet_str \"FOC2041X0QH\"
+override .1.3.6.1.2.1.47.1.1.1.1.12.1 octet_str \"Cisco Systems, Inc.\"
+override .1.3.6.1.2.1.47.1.1.1.1.13.1 octet_str \"WS-C2960X-48TS-L\"
+override .1.0.8802.1.1.2.1.3.7.1.3.1 octet_str \"Gi1/0/1\"
+override .1.0.8802.1.1.2.1.4.1.1.4.0.1.1 integer 4
+override .1.0.8802.1.1.2.1.4.1.1.5.0.1.1 octet_str 0x00000c9ff001
+override .1.0.8802.1.1.2.1.4.1.1.6.0.1.1 integer 5
+override .1.0.8802.1.1.2.1.4.1.1.7.0.1.1 octet_str \"Gi0/0\"
+override .1.0.8802.1.1.2.1.4.1.1.9.0.1.1 octet_str \"rtr-office-1\"
+override .1.0.8802.1.1.2.1.4.1.1.12.0.1.1 octet_str 0x2800
+override .1.0.8802.1.1.2.1.4.2.1.3.0.1.1.1.4.198.18.1.1 integer 2"
 	describe switch switch $A.2 00:1b:d4:22:00:02 '"kind"="switch"' '"snmp"={"version":"2c","community":"umbra-ro"}' \
-		'"sys_object_id"="1.3.6.1.4.1.9.1.1208"' '"sys_name"="sw-office-1"' '"interfaces"=50'
+		'"sys_object_id"="1.3.6.1.4.1.9.1.1208"' '"sys_name"="sw-office-1"' '"interfaces"=50' \
+		'"fdb"={"00:00:0c:9f:f0:01":"1","3c:d9:2b:10:00:0a":"3","00:14:22:10:00:0b":"4","00:25:90:10:00:15":"6","00:1b:21:10:00:17":"8","44:19:b6:10:00:18":"9","02:00:5e:10:00:fa":"24","f4:f5:d8:10:00:14":"5@20","3a:7c:11:10:00:16":"7@20"}'
 
 	# A network printer: SNMP (community public), JetDirect, IPP, mDNS.
 	mkns printer
