@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"math/rand/v2"
 	"net/http"
+	"os"
 	"path/filepath"
 	"runtime/debug"
 	"sync"
@@ -18,6 +19,7 @@ import (
 	"github.com/google/uuid"
 	"github.com/umbrasec/umbra/agent/internal/config"
 	"github.com/umbrasec/umbra/agent/internal/inventory"
+	"github.com/umbrasec/umbra/agent/internal/inventory/delta"
 	"github.com/umbrasec/umbra/agent/internal/spool"
 	"github.com/umbrasec/umbra/agent/internal/state"
 	"github.com/umbrasec/umbra/agent/internal/uplink"
@@ -102,26 +104,51 @@ func (a *Agent) Run(ctx context.Context) error {
 }
 
 // inventoryLoop spools a full inventory soon after start and then every
-// InventoryInterval, with jitter.
+// InventoryInterval, with jitter. With Delta on, it also spools a delta
+// inventory every DeltaInterval in between.
 func (a *Agent) inventoryLoop(ctx context.Context) {
 	wait := time.Duration(0)
 	if a.cfg.StartDelay > 0 {
 		wait = rand.N(a.cfg.StartDelay)
 	}
+	var lastFull time.Time
 	for sleep(ctx, wait) {
-		if err := a.spoolInventory(ctx); err != nil && ctx.Err() == nil {
-			a.log.Error("inventory not spooled", "error", err)
+		full := !a.cfg.Delta || lastFull.IsZero() || time.Since(lastFull) >= a.cfg.InventoryInterval
+		if err := a.spoolInventory(ctx, full); err != nil {
+			if ctx.Err() == nil {
+				a.log.Error("inventory not spooled", "error", err)
+			}
+		} else if full {
+			lastFull = time.Now()
 		}
 		wait = jitter(a.cfg.InventoryInterval, a.cfg.Jitter)
+		if a.cfg.Delta {
+			wait = jitter(a.cfg.DeltaInterval, a.cfg.Jitter)
+		}
 	}
 }
 
-// spoolInventory collects the inventory and spools it as a report.
-func (a *Agent) spoolInventory(ctx context.Context) error {
+// pendingDir holds the software of the last spooled inventory until the
+// collector accepts it (see rememberSent).
+func (a *Agent) pendingDir() string { return filepath.Join(a.cfg.StateDir, "delta-pending") }
+
+// spoolInventory collects the inventory and spools it as a report: whole,
+// or when full is false and Delta is on, with only the software's change
+// since the last inventory the collector accepted, if that is smaller.
+func (a *Agent) spoolInventory(ctx context.Context, full bool) error {
 	start := time.Now()
 	inv, err := a.collect(ctx)
 	if err != nil {
 		return fmt.Errorf("collecting inventory: %w", err)
+	}
+	software := inv.Software
+	if a.cfg.Delta && !full {
+		last, err := delta.Load(a.cfg.StateDir)
+		if err != nil {
+			a.log.Warn("sending a full inventory: the last sent software is unreadable", "error", err)
+		} else {
+			delta.Prepare(inv, last)
+		}
 	}
 	// What the spool dropped for space goes into this report.
 	dropped := a.spool.Dropped()
@@ -142,6 +169,16 @@ func (a *Agent) spoolInventory(ctx context.Context) error {
 		CreatedAt:    now,
 		Inventory:    inv,
 	}
+	if a.cfg.Delta {
+		// Written before the report is spooled, so that a report the
+		// collector accepts always finds its software here.
+		if err := os.MkdirAll(a.pendingDir(), 0o700); err != nil {
+			return fmt.Errorf("remembering the software sent: %w", err)
+		}
+		if err := delta.Save(a.pendingDir(), &delta.Sent{ReportID: rep.ID, Software: software}); err != nil {
+			return err
+		}
+	}
 	if err := a.spoolReport(rep, spool.Snapshot, inventoryKey); err != nil {
 		return err
 	}
@@ -150,8 +187,34 @@ func (a *Agent) spoolInventory(ctx context.Context) error {
 			return err
 		}
 	}
-	a.log.Debug("inventory collected", "duration_seconds", time.Since(start).Seconds())
+	a.log.Debug("inventory collected", "duration_seconds", time.Since(start).Seconds(), "full", inv.Full)
 	return nil
+}
+
+// rememberSent records, once the collector has accepted the inventory
+// report id, its software as the base of the next delta. Only the latest
+// spooled inventory is pending: an older one (replaced in the spool while
+// it was being delivered) leaves the base as it was, which the digests in
+// the next delta make safe.
+func (a *Agent) rememberSent(id string) {
+	pending, err := delta.Load(a.pendingDir())
+	if err != nil || pending == nil || pending.ReportID != id {
+		if err != nil {
+			a.log.Warn("reading the pending software", "error", err)
+		}
+		return
+	}
+	if err := delta.Save(a.cfg.StateDir, pending); err != nil {
+		a.log.Error("remembering the software sent; the next inventory will be full", "report_id", id, "error", err)
+	}
+}
+
+// forgetSent drops the base of the deltas, so that the next inventory is
+// full: after the collector refused a delta, it may not hold the base.
+func (a *Agent) forgetSent() {
+	if err := delta.Save(a.cfg.StateDir, &delta.Sent{}); err != nil {
+		a.log.Error("forgetting the software sent", "error", err)
+	}
 }
 
 // spoolReport validates rep and writes it to the spool; once it returns
@@ -224,6 +287,9 @@ func (a *Agent) sendLoop(ctx context.Context) {
 				"age_seconds", time.Since(rec.Spooled).Seconds())
 			a.ack(rec.Seq)
 			backoff = 0
+			if a.cfg.Delta && rep.Kind == wire.KindInventory && rep.Inventory != nil {
+				a.rememberSent(rep.ID)
+			}
 		case ctx.Err() != nil:
 			return
 		case errors.As(err, &refused) && permanent(refused.Code):
@@ -231,6 +297,9 @@ func (a *Agent) sendLoop(ctx context.Context) {
 			// block every report behind it.
 			log.Error("collector refused report for good; dropping it", "error", err, "problems", refused.Problem.Problems)
 			a.ack(rec.Seq)
+			if rep.Inventory != nil && rep.Inventory.SoftwareDelta != nil {
+				a.forgetSent()
+			}
 		default:
 			backoff = a.nextBackoff(backoff)
 			log.Warn("collector unreachable; will retry", "error", err, "retry_in_seconds", backoff.Seconds())

@@ -42,7 +42,7 @@ func writeSummary(w io.Writer, inv *wire.Inventory) error {
 	h, o, c := inv.Host, inv.OS, inv.CPU
 	row("hostname", h.Hostname)
 	row("host id", h.HostID)
-	row("os", join(" ", o.Family, o.Platform, o.Version))
+	row("os", join(" ", o.Family, o.Platform, o.Version, labelled("build", o.Build)))
 	row("kernel", join(" ", o.Kernel, o.Arch))
 	virt := "none"
 	if h.Virtualization != "" {
@@ -67,6 +67,11 @@ func writeSummary(w io.Writer, inv *wire.Inventory) error {
 		}
 	}
 	opt("fqdn", h.FQDN)
+	opt("domain", h.Domain)
+	opt("workgroup", h.Workgroup)
+	if !o.InstallDate.IsZero() {
+		opt("installed", o.InstallDate.Format("2006-01-02"))
+	}
 	opt("time zone", o.TimeZone)
 	if hw := inv.Hardware; hw != nil {
 		sys := hw.System
@@ -115,6 +120,28 @@ func writeSummary(w io.Writer, inv *wire.Inventory) error {
 	}
 	if len(ports) > 0 {
 		row("listening", fmt.Sprintf("%d: %s", len(inv.Listeners), strings.Join(uniq(ports), " ")))
+	}
+	if len(inv.Services) > 0 {
+		row("services", servicesSummary(inv.Services))
+	}
+	if sec := inv.Security; sec != nil {
+		var enc, fws, avs []string
+		for _, e := range sec.Encryption {
+			state := "not encrypted"
+			if e.Encrypted {
+				state = join(" ", "encrypted", e.Method)
+			}
+			enc = append(enc, e.Volume+" "+state)
+		}
+		for _, f := range sec.Firewalls {
+			fws = append(fws, f.Name+" "+onOff(f.Enabled))
+		}
+		for _, a := range sec.Antivirus {
+			avs = append(avs, a.Name+" "+onOff(a.Enabled))
+		}
+		opt("encryption", strings.Join(enc, "; "))
+		opt("firewall", strings.Join(fws, "; "))
+		opt("antivirus", strings.Join(avs, "; "))
 	}
 	if err := tw.Flush(); err != nil {
 		return err
@@ -214,4 +241,36 @@ func uniq(list []string) []string {
 		}
 	}
 	return out
+}
+
+// servicesSummary counts services by start mode and state: "85 (31 auto,
+// 12 running)".
+func servicesSummary(list []wire.Service) string {
+	auto, running, failed := 0, 0, 0
+	for _, s := range list {
+		if s.StartMode == "auto" {
+			auto++
+		}
+		switch s.State {
+		case "running":
+			running++
+		case "failed":
+			failed++
+		}
+	}
+	parts := []string{fmt.Sprintf("%d start at boot", auto)}
+	if running > 0 || failed > 0 {
+		parts = append(parts, fmt.Sprintf("%d running", running))
+	}
+	if failed > 0 {
+		parts = append(parts, fmt.Sprintf("%d failed", failed))
+	}
+	return fmt.Sprintf("%d (%s)", len(list), strings.Join(parts, ", "))
+}
+
+func onOff(b bool) string {
+	if b {
+		return "on"
+	}
+	return "off"
 }

@@ -28,6 +28,14 @@ type Config struct {
 	// InventoryInterval is how often a full inventory is sent (one is also
 	// sent at start).
 	InventoryInterval time.Duration `yaml:"inventory_interval"`
+	// Delta turns on software deltas: between full inventories (one at
+	// start, then every InventoryInterval) the agent sends an inventory
+	// every DeltaInterval whose software is only the change since the last
+	// inventory the collector accepted. Off by default: set it only for a
+	// collector that understands deltas (software_delta in the report).
+	Delta bool `yaml:"delta"`
+	// DeltaInterval is how often a delta inventory is sent when Delta is on.
+	DeltaInterval time.Duration `yaml:"delta_interval"`
 	// HeartbeatInterval is how often the agent checks in.
 	HeartbeatInterval time.Duration `yaml:"heartbeat_interval"`
 	// Jitter spreads every interval by up to this fraction either way, so
@@ -58,6 +66,7 @@ func Default() Config {
 	return Config{
 		StateDir:          state.DefaultDir(),
 		InventoryInterval: 24 * time.Hour,
+		DeltaInterval:     time.Hour,
 		HeartbeatInterval: 5 * time.Minute,
 		Jitter:            0.1,
 		StartDelay:        time.Minute,
@@ -140,6 +149,12 @@ func (c *Config) Validate() error {
 	}
 	positive("inventory_interval", c.InventoryInterval, time.Millisecond)
 	positive("heartbeat_interval", c.HeartbeatInterval, time.Millisecond)
+	if c.Delta {
+		positive("delta_interval", c.DeltaInterval, time.Millisecond)
+		if c.DeltaInterval > c.InventoryInterval {
+			add("delta_interval: %v is longer than inventory_interval (%v): no delta would ever be sent", c.DeltaInterval, c.InventoryInterval)
+		}
+	}
 	positive("retry_min", c.RetryMin, time.Millisecond)
 	positive("send_timeout", c.SendTimeout, time.Millisecond)
 	if c.RetryMax < c.RetryMin {

@@ -1,6 +1,7 @@
 package inventory
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -15,6 +16,9 @@ import (
 	"github.com/umbrasec/umbra/agent/internal/inventory/accounts"
 	"github.com/umbrasec/umbra/agent/internal/inventory/hardware"
 	"github.com/umbrasec/umbra/agent/internal/inventory/listeners"
+	"github.com/umbrasec/umbra/agent/internal/inventory/osinfo"
+	"github.com/umbrasec/umbra/agent/internal/inventory/security"
+	"github.com/umbrasec/umbra/agent/internal/inventory/services"
 	"github.com/umbrasec/umbra/agent/internal/inventory/software"
 	"github.com/umbrasec/umbra/agent/internal/inventory/source"
 	"github.com/umbrasec/umbra/shared/wire"
@@ -27,6 +31,9 @@ type extra struct {
 	users     []wire.User
 	sessions  []wire.Session
 	listeners []wire.Listener
+	services  []wire.Service
+	security  *wire.Security
+	os        osinfo.Info
 	timeZone  string
 	offset    int
 	fqdn      string
@@ -64,6 +71,21 @@ func gatherExtra(ctx context.Context) extra {
 		x.listeners = l
 		addErrs(errs)
 	})
+	wg.Go(func() {
+		s, errs := services.Collect(ctx)
+		x.services = s
+		addErrs(errs)
+	})
+	wg.Go(func() {
+		s, errs := security.Collect(ctx)
+		x.security = s
+		addErrs(errs)
+	})
+	wg.Go(func() {
+		o, errs := osinfo.Collect(ctx)
+		x.os = o
+		addErrs(errs)
+	})
 	x.timeZone = timeZone()
 	_, x.offset = time.Now().Zone()
 	x.fqdn = fqdnFromFiles()
@@ -87,7 +109,7 @@ func timeZone() string {
 		return tz
 	}
 	if runtime.GOOS == "windows" {
-		return "" // read from the registry by the OS layer in a later change
+		return "" // read from the registry by osinfo
 	}
 	target, err := os.Readlink("/etc/localtime")
 	if err != nil {
@@ -151,12 +173,18 @@ func FQDNFromHosts(hosts []byte, host string) string {
 // applyExtra cleans what the topics read into inv, within lim.
 func applyExtra(inv *wire.Inventory, x extra, lim wire.Limits, errs *sourceErrors) {
 	c := func(s string) string { return clean(s, lim) }
-	inv.OS.TimeZone = c(x.timeZone)
+	inv.OS.TimeZone = c(cmp.Or(x.timeZone, x.os.TimeZone))
 	inv.OS.UTCOffsetSeconds = x.offset
+	inv.OS.Build = c(x.os.Build)
+	inv.OS.InstallDate = x.os.InstallDate
 	if fq := c(x.fqdn); fq != "" {
 		inv.Host.FQDN = fq
 		_, inv.Host.Domain, _ = strings.Cut(fq, ".")
 	}
+	if d := c(x.os.Domain); d != "" {
+		inv.Host.Domain = d
+	}
+	inv.Host.Workgroup = c(x.os.Workgroup)
 	for _, e := range x.errs {
 		errs.add(sourceOf(e), e)
 	}
@@ -228,6 +256,35 @@ func applyExtra(inv *wire.Inventory, x extra, lim wire.Limits, errs *sourceError
 		}
 	}
 	inv.Listeners = capList(ls, lim.MaxListeners, listeners.Source, errs)
+
+	svcs := x.services[:0:0]
+	for _, s := range x.services {
+		s.Name, s.DisplayName, s.Path, s.User = c(s.Name), c(s.DisplayName), c(s.Path), c(s.User)
+		if s.Name != "" {
+			svcs = append(svcs, s)
+		}
+	}
+	inv.Services = capList(svcs, lim.MaxServices, "services", errs)
+	if sec := x.security; sec != nil {
+		sec.Encryption = capList(sec.Encryption, lim.MaxPostureLen, security.SourceEncryption, errs)
+		for i := range sec.Encryption {
+			e := &sec.Encryption[i]
+			e.Volume, e.Method, e.Status = c(e.Volume), c(e.Method), c(e.Status)
+		}
+		sec.Firewalls = capList(sec.Firewalls, lim.MaxPostureLen, security.SourceFirewall, errs)
+		for i := range sec.Firewalls {
+			f := &sec.Firewalls[i]
+			f.Name, f.Detail = c(f.Name), c(f.Detail)
+		}
+		sec.Antivirus = capList(sec.Antivirus, lim.MaxPostureLen, security.SourceAntivirus, errs)
+		for i := range sec.Antivirus {
+			a := &sec.Antivirus[i]
+			a.Name, a.Detail = c(a.Name), c(a.Detail)
+		}
+		if len(sec.Encryption)+len(sec.Firewalls)+len(sec.Antivirus) > 0 {
+			inv.Security = sec
+		}
+	}
 }
 
 func capList[T any](list []T, n int, src string, errs *sourceErrors) []T {

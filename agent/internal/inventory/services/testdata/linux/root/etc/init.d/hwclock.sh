@@ -1,0 +1,5 @@
+#!/bin/sh
+### BEGIN INIT INFO
+# Provides:          hwclock
+# Short-Description: Set system clock
+### END INIT INFO
