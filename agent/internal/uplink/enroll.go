@@ -17,11 +17,11 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
-	"runtime"
 	"strings"
 	"sync"
 	"time"
 
+	"github.com/umbrasec/umbra/agent/internal/state"
 	"github.com/umbrasec/umbra/shared/version"
 	"github.com/umbrasec/umbra/shared/wire"
 )
@@ -212,7 +212,7 @@ func (e *Enrollment) Save(dir string) error {
 	}
 	if e.CA != nil {
 		caPEM := pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: e.CA.Raw})
-		if err := writePrivate(filepath.Join(dir, CAFile), caPEM); err != nil {
+		if err := state.WritePrivate(filepath.Join(dir, CAFile), caPEM); err != nil {
 			return fmt.Errorf("saving the collector CA: %w", err)
 		}
 	} else if err := os.Remove(filepath.Join(dir, CAFile)); err != nil && !errors.Is(err, fs.ErrNotExist) {
@@ -222,7 +222,7 @@ func (e *Enrollment) Save(dir string) error {
 	if err != nil {
 		return err
 	}
-	if err := writePrivate(filepath.Join(dir, EnrollmentFile), append(data, '\n')); err != nil {
+	if err := state.WritePrivate(filepath.Join(dir, EnrollmentFile), append(data, '\n')); err != nil {
 		return fmt.Errorf("saving the credential: %w", err)
 	}
 	return nil
@@ -256,32 +256,6 @@ func LoadEnrollment(dir string) (*Enrollment, error) {
 		}
 	}
 	return &e, nil
-}
-
-// writePrivate writes data atomically with mode 0600.
-func writePrivate(path string, data []byte) error {
-	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp*")
-	if err != nil {
-		return err
-	}
-	tmp := f.Name()
-	defer os.Remove(tmp)
-	if err := f.Chmod(0o600); err != nil && runtime.GOOS != "windows" {
-		f.Close()
-		return err
-	}
-	if _, err := f.Write(data); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Close(); err != nil {
-		return err
-	}
-	return os.Rename(tmp, path)
 }
 
 // WithStateDir makes the client present the credential kept in the state
