@@ -8,7 +8,7 @@ STATICCHECK_VERSION := v0.8.2
 # Every platform the agent ships on; per-OS files must always compile.
 PLATFORMS := linux/amd64 linux/arm64 windows/amd64 darwin/arm64
 
-.PHONY: all build run stop test test-go lint cross tools clean bench
+.PHONY: all build run stop test test-go lint cross tools clean bench package package-test
 
 all: build
 
@@ -36,6 +36,14 @@ lint: tools
 	@out=$$(gofmt -l $(MODULES) scripts); if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
 	@set -e; for m in $(MODULES); do (cd $$m && go vet ./... && $(GOBIN_LOCAL)/staticcheck ./...); done
 	@echo "lint: gofmt, go vet and staticcheck clean"
+
+# .deb/.rpm (linux amd64, arm64) and the Windows/macOS agent archives in dist/.
+package:
+	@VERSION='$(VERSION)' scripts/package.sh
+
+# Builds the amd64 packages and checks them in a scratch root (needs root).
+package-test:
+	@scripts/package-test.sh
 
 # Umbra against its peers (nmap, arp-scan, fusioninventory-agent) in one run,
 # plus the Go benchmarks; figures in .umbra/bench/results.md and the README.

@@ -44,7 +44,7 @@ failed=$(cat "$logdir"/*.log | grep -cE '^\s*--- FAIL' || true)
 skipped=$(cat "$logdir"/*.log | grep -cE '^\s*--- SKIP' || true)
 rm -rf "$logdir"
 if [ "$status" != 0 ]; then
-	echo "go test: $passed passed, $failed failed, $skipped skipped"
+	echo "tests: $passed passed, $failed failed, $skipped skipped"
 	exit 1
 fi
 
@@ -54,4 +54,12 @@ make -s lint
 echo "==> cross-platform builds"
 make -s cross
 
-echo "go test: $passed passed, $failed failed, $skipped skipped"
+if [ "$(id -u)" = 0 ]; then
+	echo "==> packages (.deb/.rpm built and installed into a scratch root)"
+	scripts/package-test.sh
+elif [ -n "${CI:-}" ]; then
+	echo "package test needs root, and CI is set" >&2
+	exit 1
+fi
+
+echo "tests: $passed passed, $failed failed, $skipped skipped"
