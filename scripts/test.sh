@@ -42,6 +42,10 @@ done
 passed=$(cat "$logdir"/*.log | grep -cE '^\s*--- PASS' || true)
 failed=$(cat "$logdir"/*.log | grep -cE '^\s*--- FAIL' || true)
 skipped=$(cat "$logdir"/*.log | grep -cE '^\s*--- SKIP' || true)
+if [ "$skipped" != 0 ]; then
+	echo "skipped (with their reasons):"
+	cat "$logdir"/*.log | grep -A1 -E '^\s*--- SKIP' | grep -v '^--$' | sed 's/^/  /'
+fi
 rm -rf "$logdir"
 if [ "$status" != 0 ]; then
 	echo "tests: $passed passed, $failed failed, $skipped skipped"
