@@ -8,9 +8,12 @@
 #              nothing outside the test bed is touched). Needs root.
 #   inventory  umbra-agent inventory vs fusioninventory-agent (when
 #              scripts/bench-inventory.sh exists).
+#   footprint  the idle agent's RSS and CPU per hour vs fusioninventory-agent
+#              in daemon mode (scripts/bench-footprint.sh).
 #   go         the Go benchmarks (spool, parsers, ingest).
 #
-# BENCH_RUNS (5) sets the repetitions; BENCH_ONLY=scan|inventory|go runs one.
+# BENCH_RUNS (5) sets the repetitions; BENCH_ONLY=scan|inventory|footprint|go
+# runs one.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
@@ -103,6 +106,11 @@ fi
 if want inventory && [ -x scripts/bench-inventory.sh ]; then
 	say "inventory: umbra-agent vs fusioninventory-agent"
 	scripts/bench-inventory.sh | tee -a "$results"
+fi
+
+if want footprint; then
+	say "footprint: idle agent vs fusioninventory-agent --daemon"
+	scripts/bench-footprint.sh | tee -a "$results"
 fi
 
 if want go; then
