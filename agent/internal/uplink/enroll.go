@@ -26,27 +26,14 @@ import (
 	"github.com/umbrasec/umbra/shared/wire"
 )
 
-// The enrolment messages. They mirror the collector's; they belong in
-// shared/wire and move there with the next change of that package.
+// The enrolment messages are shared with the collector.
 const (
-	PathEnroll     = "/api/v1/enroll"
-	ReenrollHeader = "Umbra-Reenroll"
+	PathEnroll     = wire.PathEnroll
+	ReenrollHeader = wire.ReenrollHeader
 )
 
 // EnrollRequest is what the agent says about its machine when it enrols.
-type EnrollRequest struct {
-	AgentID      string `json:"agent_id,omitempty"`
-	HostID       string `json:"host_id,omitempty"`
-	Hostname     string `json:"hostname"`
-	OS           string `json:"os,omitempty"`
-	AgentVersion string `json:"agent_version,omitempty"`
-}
-
-type enrollResponse struct {
-	AgentID    string `json:"agent_id"`
-	Credential string `json:"credential"`
-	Reenrolled bool   `json:"reenrolled,omitempty"`
-}
+type EnrollRequest = wire.EnrollRequest
 
 // Files in the agent's state folder, both readable by their owner only.
 const (
@@ -185,7 +172,7 @@ func Enroll(ctx context.Context, base, secret, pin string, insecure bool, req En
 		}
 		return nil, fmt.Errorf("enrolment refused: %s: %s", resp.Status, refused.Problem.Error)
 	}
-	var er enrollResponse
+	var er wire.EnrollResponse
 	if err := json.Unmarshal(answer, &er); err != nil || er.Credential == "" || wire.CheckID(er.AgentID) != nil {
 		return nil, fmt.Errorf("the collector's enrolment answer is unreadable: %q", firstLine(answer))
 	}

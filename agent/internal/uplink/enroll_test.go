@@ -20,6 +20,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/umbrasec/umbra/shared/wire"
 )
 
 // tlsCollector is a fake collector on TLS whose certificate httptest made;
@@ -47,7 +49,7 @@ func TestEnrollPinsTheCA(t *testing.T) {
 			http.Error(w, "bad", 400)
 			return
 		}
-		_ = json.NewEncoder(w).Encode(enrollResponse{AgentID: agentUUID, Credential: "uma_cred"})
+		_ = json.NewEncoder(w).Encode(wire.EnrollResponse{AgentID: agentUUID, Credential: "uma_cred"})
 	})
 	ctx := context.Background()
 	req := EnrollRequest{Hostname: "pc-1"}

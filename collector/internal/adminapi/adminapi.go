@@ -1,9 +1,14 @@
 // Package adminapi holds the JSON messages of the collector's admin API, the
 // contract between the collector and its clients (the umbra CLI, scripts).
-// It imports only the standard library, so clients stay small.
+// It imports only the standard library and shared/wire (itself standard
+// library only), so clients stay small.
 package adminapi
 
-import "time"
+import (
+	"time"
+
+	"github.com/umbrasec/umbra/shared/wire"
+)
 
 // Paths of the admin API.
 const (
@@ -127,32 +132,19 @@ type AuditLog struct {
 	Events []AuditEvent `json:"events"`
 }
 
-// Enrolment, agent side. These belong in shared/wire (the agent cannot
-// import this package); until they move there, the agent keeps a copy of
-// the same JSON shape.
-const PathEnroll = "/api/v1/enroll"
+// Enrolment, agent side: the messages live in shared/wire, which both
+// sides import.
+const (
+	PathEnroll     = wire.PathEnroll
+	ReenrollHeader = wire.ReenrollHeader
+)
 
 // EnrollRequest is the body of POST PathEnroll, authenticated with an
 // enrolment secret as a bearer token.
-type EnrollRequest struct {
-	AgentID      string `json:"agent_id,omitempty"`
-	HostID       string `json:"host_id,omitempty"`
-	Hostname     string `json:"hostname"`
-	OS           string `json:"os,omitempty"`
-	AgentVersion string `json:"agent_version,omitempty"`
-}
+type EnrollRequest = wire.EnrollRequest
 
 // EnrollResponse is the answer to an enrolment.
-type EnrollResponse struct {
-	AgentID string `json:"agent_id"`
-	// Credential is the agent's bearer token for every later request.
-	Credential string `json:"credential"`
-	Reenrolled bool   `json:"reenrolled,omitempty"`
-}
-
-// ReenrollHeader is set on a 401 answer to an agent whose credential was
-// revoked or is unknown: the agent must be enrolled again.
-const ReenrollHeader = "Umbra-Reenroll"
+type EnrollResponse = wire.EnrollResponse
 
 // ClientConfig is the umbra CLI's config file, JSON. umbra-collector
 // bootstrap-token writes one; it holds a token, so it must be readable by
