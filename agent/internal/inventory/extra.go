@@ -220,7 +220,7 @@ func applyExtra(inv *wire.Inventory, x extra, lim wire.Limits, errs *sourceError
 			inv.Hardware = hw
 		}
 	}
-	pkgs := x.pkgs[:0:0]
+	pkgs := x.pkgs[:0] // filtered in place: x is ours
 	for _, p := range x.pkgs {
 		p.Name, p.Version, p.Publisher, p.Arch = c(p.Name), c(p.Version), c(p.Publisher), c(p.Arch)
 		p.ID, p.Location, p.Scope = c(p.ID), c(p.Location), c(p.Scope)
@@ -231,7 +231,7 @@ func applyExtra(inv *wire.Inventory, x extra, lim wire.Limits, errs *sourceError
 	}
 	inv.Software = capList(pkgs, lim.MaxPackages, "software", errs)
 
-	users := x.users[:0:0]
+	users := x.users[:0]
 	for _, u := range x.users {
 		u.Name, u.ID, u.FullName, u.Home, u.Shell = c(u.Name), c(u.ID), c(u.FullName), c(u.Home), c(u.Shell)
 		if u.Name != "" {
@@ -239,7 +239,7 @@ func applyExtra(inv *wire.Inventory, x extra, lim wire.Limits, errs *sourceError
 		}
 	}
 	inv.Users = capList(users, lim.MaxUsers, accounts.SourceUsers, errs)
-	sessions := x.sessions[:0:0]
+	sessions := x.sessions[:0]
 	for _, s := range x.sessions {
 		s.User, s.Terminal, s.Remote = c(s.User), c(s.Terminal), c(s.Remote)
 		if s.User != "" {
@@ -247,7 +247,7 @@ func applyExtra(inv *wire.Inventory, x extra, lim wire.Limits, errs *sourceError
 		}
 	}
 	inv.Sessions = capList(sessions, lim.MaxSessions, accounts.SourceSessions, errs)
-	ls := x.listeners[:0:0]
+	ls := x.listeners[:0]
 	for _, l := range x.listeners {
 		l.Address, l.Process, l.User = c(l.Address), c(l.Process), c(l.User)
 		if (l.Protocol == "tcp" || l.Protocol == "udp") && l.Port >= 0 && l.Port <= 65535 {
@@ -257,7 +257,7 @@ func applyExtra(inv *wire.Inventory, x extra, lim wire.Limits, errs *sourceError
 	}
 	inv.Listeners = capList(ls, lim.MaxListeners, listeners.Source, errs)
 
-	svcs := x.services[:0:0]
+	svcs := x.services[:0]
 	for _, s := range x.services {
 		s.Name, s.DisplayName, s.Path, s.User = c(s.Name), c(s.DisplayName), c(s.Path), c(s.User)
 		if s.Name != "" {

@@ -12,6 +12,8 @@ import (
 	"github.com/shirou/gopsutil/v4/host"
 	"github.com/shirou/gopsutil/v4/mem"
 	"github.com/shirou/gopsutil/v4/net"
+
+	"github.com/umbrasec/umbra/agent/internal/inventory/osinfo"
 )
 
 // raw is everything read from the OS, before any cleaning. It is the only
@@ -55,8 +57,14 @@ func gather(ctx context.Context) raw {
 	var err error
 	h.Hostname, err = os.Hostname()
 	hostErr("hostname", err)
-	h.Platform, h.PlatformFamily, h.PlatformVersion, err = host.PlatformInformationWithContext(ctx)
-	hostErr("platform", err)
+	if r.goos == "linux" {
+		// gopsutil would run lsb_release (a shell and its pipes) on
+		// Debian: most of an inventory's wall time, for the same answer.
+		h.Platform, h.PlatformFamily, h.PlatformVersion = osinfo.LinuxPlatform(os.DirFS("/"))
+	} else {
+		h.Platform, h.PlatformFamily, h.PlatformVersion, err = host.PlatformInformationWithContext(ctx)
+		hostErr("platform", err)
+	}
 	h.KernelVersion, err = host.KernelVersionWithContext(ctx)
 	hostErr("kernel version", err)
 	h.KernelArch, err = host.KernelArch()

@@ -7,6 +7,7 @@ package inventory
 import (
 	"context"
 	"fmt"
+	"runtime"
 	"time"
 
 	"github.com/umbrasec/umbra/shared/wire"
@@ -32,5 +33,12 @@ func Collect(ctx context.Context) (*wire.Inventory, error) {
 	errs := &sourceErrors{lim: lim, errs: inv.Errors}
 	applyExtra(inv, x, lim, errs)
 	inv.Errors = errs.list()
+	// A collection leaves a few MiB of garbage (file contents, parse
+	// buffers) and usually returns before the garbage collector has run:
+	// running it now lets what the caller allocates next (encoding the
+	// report) reuse that memory rather than grow the process. It takes a few
+	// milliseconds and saved about 0.6 MiB of peak RSS for
+	// "umbra-agent inventory --json" (scripts/bench-inventory.sh).
+	runtime.GC()
 	return inv, nil
 }

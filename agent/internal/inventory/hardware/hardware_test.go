@@ -90,6 +90,8 @@ func TestReadSysFS(t *testing.T) {
 		"sys/block/sda/device/model":            {Data: []byte("ST4000DM004-2CV1\n")},
 		"sys/block/sda/device/vendor":           {Data: []byte("ATA     \n")},
 		"sys/block/sda/queue/rotational":        {Data: []byte("1\n")},
+		"sys/block/vda/size":                    {Data: []byte("536870912\n")},
+		"sys/block/vda/serial":                  {Data: []byte("1836633652822559")},
 		"sys/block/loop0/size":                  {Data: []byte("8\n")},
 		"sys/block/sdb/size":                    {Data: []byte("0\n")},
 		"sys/block/sdb/removable":               {Data: []byte("1\n")},
@@ -116,8 +118,9 @@ func TestReadSysFS(t *testing.T) {
 	if hw.Baseboard.Serial != "" {
 		t.Errorf("baseboard serial %q read though denied", hw.Baseboard.Serial)
 	}
-	if len(hw.Disks) != 2 || hw.Disks[0].Kind != wire.DiskNVMe || hw.Disks[0].Serial != "S64PNX0T123456" ||
-		hw.Disks[0].SizeBytes != 1000215216*512 || hw.Disks[1].Kind != wire.DiskHDD {
+	if len(hw.Disks) != 3 || hw.Disks[0].Kind != wire.DiskNVMe || hw.Disks[0].Serial != "S64PNX0T123456" ||
+		hw.Disks[0].SizeBytes != 1000215216*512 || hw.Disks[1].Kind != wire.DiskHDD ||
+		hw.Disks[2].Kind != wire.DiskVirtual || hw.Disks[2].Serial != "1836633652822559" {
 		t.Errorf("disks = %+v", hw.Disks)
 	}
 	if len(hw.Monitors) != 1 || hw.Monitors[0].Port != "card1-DP-3" || hw.Monitors[0].Serial != "2QCT7H3" {

@@ -81,6 +81,9 @@ func readBlock(root fs.FS, errs *[]error) []wire.Disk {
 		if d.Serial == "" {
 			d.Serial = serials[name]
 		}
+		if d.Serial == "" {
+			d.Serial = get("serial") // virtio-blk: the serial the host set
+		}
 		d.Firmware = get("device/firmware_rev")
 		if d.Firmware == "" {
 			d.Firmware = get("device/rev")

@@ -1,6 +1,7 @@
 // Package osinfo reads what gopsutil does not about the operating system:
 // its build, when it was installed, and on Windows the time zone and the
-// domain or workgroup.
+// domain or workgroup; and on Linux the distribution (LinuxPlatform),
+// which gopsutil reads by running lsb_release.
 package osinfo
 
 import (

@@ -40,7 +40,11 @@ func CollectFS(ctx context.Context, root fs.FS, sources []string) (pkgs []wire.P
 			continue
 		}
 		p, e := fn(root)
-		pkgs = append(pkgs, p...)
+		if pkgs == nil {
+			pkgs = p // most hosts have one source: no copy
+		} else {
+			pkgs = append(pkgs, p...)
+		}
 		errs = append(errs, e...)
 	}
 	return pkgs, errs
