@@ -3,6 +3,7 @@ package wire
 import (
 	"fmt"
 	"net/netip"
+	"slices"
 	"time"
 
 	"github.com/umbrasec/umbra/shared/ident"
@@ -64,6 +65,10 @@ type Host struct {
 	FQDN      string `json:"fqdn,omitempty"`
 	Domain    string `json:"domain,omitempty"`
 	Workgroup string `json:"workgroup,omitempty"`
+	// Gateways are the next hops of the default routes; DNSServers the
+	// resolvers the host is configured with (addresses, as written).
+	Gateways   []string `json:"gateways,omitempty"`
+	DNSServers []string `json:"dns_servers,omitempty"`
 }
 
 // OS describes the operating system.
@@ -109,7 +114,12 @@ type Interface struct {
 	Up    bool     `json:"up"`
 	// Loopback is true for the loopback interface.
 	Loopback bool `json:"loopback,omitempty"`
+	// Kind is the link: one of InterfaceKinds, or empty when unknown.
+	Kind string `json:"kind,omitempty"`
 }
+
+// InterfaceKinds are the kinds of network link an interface may be.
+var InterfaceKinds = []string{"loopback", "wired", "wireless", "virtual"}
 
 // SourceError says why one source of inventory could not be read.
 type SourceError struct {
@@ -134,6 +144,20 @@ func (inv *Inventory) validate(v *validator) {
 	v.str("inventory.host.hostname", h.Hostname)
 	v.str("inventory.host.virtualization", h.Virtualization)
 	v.str("inventory.host.virtualization_role", h.VirtualizationRole)
+	for _, l := range []struct {
+		name string
+		list []string
+	}{{"gateways", h.Gateways}, {"dns_servers", h.DNSServers}} {
+		if len(l.list) > v.lim.MaxAddresses {
+			v.addf("inventory.host.%s has %d entries, the limit is %d", l.name, len(l.list), v.lim.MaxAddresses)
+			continue
+		}
+		for i, a := range l.list {
+			if _, err := netip.ParseAddr(a); err != nil {
+				v.addf("inventory.host.%s[%d]: %q is not an address", l.name, i, truncate(a, 64))
+			}
+		}
+	}
 	v.str("inventory.host.fqdn", h.FQDN)
 	v.str("inventory.host.domain", h.Domain)
 	v.str("inventory.host.workgroup", h.Workgroup)
@@ -162,6 +186,9 @@ func (inv *Inventory) validate(v *validator) {
 				v.addf("%s.name is missing", p)
 			}
 			v.str(p+".name", ifc.Name)
+			if ifc.Kind != "" && !slices.Contains(InterfaceKinds, ifc.Kind) {
+				v.addf("%s.kind %q is not one of %v", p, truncate(ifc.Kind, 32), InterfaceKinds)
+			}
 			if ifc.MAC != "" {
 				if _, err := ident.ParseMAC(ifc.MAC); err != nil {
 					v.addf("%s.mac: %v", p, err)

@@ -124,6 +124,16 @@ func TestDecodeRejects(t *testing.T) {
 			r.Inventory.Interfaces[0].Addrs = []string{"300.1.1.1/24"}
 			return mustJSON(t, r)
 		}, isVal: true, substr: "not an address in CIDR"},
+		{name: "bad interface kind", body: func() string {
+			r := validReport()
+			r.Inventory.Interfaces[0].Kind = "carrier-pigeon"
+			return mustJSON(t, r)
+		}, isVal: true, substr: `interfaces[0].kind "carrier-pigeon"`},
+		{name: "bad gateway", body: func() string {
+			r := validReport()
+			r.Inventory.Host.Gateways = []string{"192.0.2.1", "gw.example"}
+			return mustJSON(t, r)
+		}, isVal: true, substr: `host.gateways[1]: "gw.example" is not an address`},
 		{name: "too many interfaces", body: func() string {
 			r := validReport()
 			r.Inventory.Interfaces = make([]Interface, DefaultLimits.MaxInterfaces+1)

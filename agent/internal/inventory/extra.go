@@ -37,6 +37,7 @@ type extra struct {
 	timeZone  string
 	offset    int
 	fqdn      string
+	net       netSettings
 	errs      []error
 }
 
@@ -51,6 +52,7 @@ func gatherExtra(ctx context.Context) extra {
 		x.errs = append(x.errs, errs...)
 		mu.Unlock()
 	}
+	wg.Go(func() { x.net = readNetSettings() })
 	wg.Go(func() {
 		hw, errs := hardware.Collect(ctx)
 		x.hw = hw
@@ -185,6 +187,7 @@ func applyExtra(inv *wire.Inventory, x extra, lim wire.Limits, errs *sourceError
 		inv.Host.Domain = d
 	}
 	inv.Host.Workgroup = c(x.os.Workgroup)
+	applyNetSettings(inv, x.net, lim)
 	for _, e := range x.errs {
 		errs.add(sourceOf(e), e)
 	}

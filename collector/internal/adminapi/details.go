@@ -34,6 +34,8 @@ type HostDetail struct {
 	CPUMHz           float64    `json:"cpu_mhz,omitempty"`
 
 	Interfaces []wire.Interface   `json:"interfaces"`
+	Gateways   []string           `json:"gateways,omitempty"`
+	DNSServers []string           `json:"dns_servers,omitempty"`
 	Hardware   *wire.Hardware     `json:"hardware,omitempty"`
 	Users      []wire.User        `json:"users"`
 	Sessions   []wire.Session     `json:"sessions"`

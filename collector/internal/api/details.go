@@ -66,7 +66,7 @@ func (h *handler) getHostDetail(w http.ResponseWriter, r *http.Request) {
 		},
 		FQDN: d.FQDN, Domain: d.Domain, Workgroup: d.Workgroup, OSBuild: d.OSBuild, OSInstallDate: timePtr(d.OSInstallDate),
 		TimeZone: d.TimeZone, UTCOffsetSeconds: d.UTCOffsetSeconds, CPUVendor: d.CPUVendor, CPUSockets: d.CPUSockets, CPUMHz: d.CPUMHz,
-		Interfaces: nonNilSlice(d.Interfaces), Hardware: d.Hardware, Users: nonNilSlice(d.Users), Sessions: nonNilSlice(d.Sessions),
+		Interfaces: nonNilSlice(d.Interfaces), Gateways: d.Gateways, DNSServers: d.DNSServers, Hardware: d.Hardware, Users: nonNilSlice(d.Users), Sessions: nonNilSlice(d.Sessions),
 		Services: nonNilSlice(d.Services), Listeners: nonNilSlice(d.Listeners), Security: d.Security, Errors: nonNilSlice(d.Errors),
 		Software: adminapi.HostSoftware{
 			Mode: d.Software.Mode, AsOfReportID: d.Software.AsOfReportID, Verified: d.Software.Verified,

@@ -167,6 +167,8 @@ func writeHostDetail(w io.Writer, d *adminapi.HostDetail, now time.Time) error {
 		field("Time zone", join(" ", d.TimeZone, fmt.Sprintf("(UTC%s%02d:%02d)", sign, off/3600, off%3600/60)))
 	}
 	field("Virtualization", join(" ", h.Virtualization, h.VirtualizationRole))
+	field("Gateways", sanitize(strings.Join(d.Gateways, ", ")))
+	field("DNS servers", sanitize(strings.Join(d.DNSServers, ", ")))
 	cpu := join(" ", h.CPUModel)
 	if h.CPUCores > 0 || h.CPUThreads > 0 {
 		cpu = fmt.Sprintf("%dc/%dt %s", h.CPUCores, h.CPUThreads, cpu)
@@ -260,7 +262,7 @@ func writeHostDetail(w io.Writer, d *adminapi.HostDetail, now time.Time) error {
 	}); err != nil {
 		return err
 	}
-	if err := section("Interfaces", len(d.Interfaces), "NAME\tMAC\tADDRESSES\tMTU\tSTATE", func(tw *tabwriter.Writer) {
+	if err := section("Interfaces", len(d.Interfaces), "NAME\tKIND\tMAC\tADDRESSES\tMTU\tSTATE", func(tw *tabwriter.Writer) {
 		for _, i := range d.Interfaces {
 			state := "down"
 			if i.Up {
@@ -269,7 +271,7 @@ func writeHostDetail(w io.Writer, d *adminapi.HostDetail, now time.Time) error {
 			if i.Loopback {
 				state += " loopback"
 			}
-			row(tw, cell(i.Name), cell(i.MAC), cell(strings.Join(i.Addrs, ",")), strconv.Itoa(i.MTU), state)
+			row(tw, cell(i.Name), cell(i.Kind), cell(i.MAC), cell(strings.Join(i.Addrs, ",")), strconv.Itoa(i.MTU), state)
 		}
 	}); err != nil {
 		return err

@@ -55,6 +55,7 @@ var ReportTables = []TableWriter{
 	hostSecurityTable,
 	discoveriesTable,
 	observationsTable,
+	networkTable,
 	reportLog,
 }
 

@@ -148,6 +148,8 @@ type HostDetail struct {
 	CPUMHz           float64
 
 	Interfaces []wire.Interface
+	Gateways   []string
+	DNSServers []string
 	Hardware   *wire.Hardware
 	Users      []wire.User
 	Sessions   []wire.Session
@@ -238,7 +240,7 @@ FROM host_details FINAL WHERE agent_id = ? AND report_id = ?`, agentID, rep).Sca
 
 	steps := []func(context.Context, *HostDetail, string, string) error{
 		db.hostInterfaces, db.hostHardware, db.hostUsers, db.hostSessions, db.hostServices, db.hostListeners,
-		db.hostSecurity, db.hostSoftware,
+		db.hostSecurity, db.hostSoftware, db.hostNetwork,
 	}
 	for _, step := range steps {
 		if err := step(ctx, d, agentID, rep); err != nil {

@@ -51,9 +51,11 @@ func TestHostDetailRoundTrip(t *testing.T) {
 	inv := r.Inventory
 	inv.Host.Workgroup = hostile
 	inv.Interfaces = []wire.Interface{
-		{Name: "eth0", MAC: "00:11:22:aa:bb:cc", Addrs: []string{"192.0.2.7/24"}, MTU: 1500, Up: true},
-		{Name: "lo", Addrs: []string{"127.0.0.1/8"}, Up: true, Loopback: true},
+		{Name: "eth0", MAC: "00:11:22:aa:bb:cc", Addrs: []string{"192.0.2.7/24"}, MTU: 1500, Up: true, Kind: "wired"},
+		{Name: "lo", Addrs: []string{"127.0.0.1/8"}, Up: true, Loopback: true, Kind: "loopback"},
 	}
+	inv.Host.Gateways = []string{"192.0.2.1", "fe80::1"}
+	inv.Host.DNSServers = []string{"192.0.2.53"}
 	inv.Hardware = &wire.Hardware{
 		System:    wire.System{Vendor: "Dell Inc.", Model: "Latitude 7440", Serial: hostile, UUID: "4c4c4544-0000", Chassis: "laptop", AssetTag: "A-1"},
 		BIOS:      wire.BIOS{Vendor: "Dell", Version: "1.2.3", Date: "2024-01-02"},
@@ -104,6 +106,8 @@ func TestHostDetailRoundTrip(t *testing.T) {
 		got, want any
 	}{
 		{"interfaces", d.Interfaces, inv.Interfaces},
+		{"gateways", d.Gateways, inv.Host.Gateways},
+		{"dns servers", d.DNSServers, inv.Host.DNSServers},
 		{"hardware", d.Hardware, inv.Hardware},
 		{"users", d.Users, inv.Users},
 		{"sessions", d.Sessions, inv.Sessions},

@@ -7,8 +7,8 @@
 // /proc/net/route, /proc/net/ipv6_route, /etc/resolv.conf and
 // /sys/class/net.
 //
-// Not yet wired into the report: shared/wire has no place for these
-// values (see Interface kinds and Host gateways in issue 3).
+// The inventory package puts them in wire.Host.Gateways, Host.DNSServers
+// and Interface.Kind.
 package netconf
 
 import (
