@@ -3,9 +3,13 @@
 # the same run, on this machine. Figures go to the terminal and to
 # .umbra/bench/results.md.
 #
-#   scan       umbra-agent scan vs nmap -sn and arp-scan, on the namespace
-#              test bed's /24 (the scanner namespace has no default route;
-#              nothing outside the test bed is touched). Needs root.
+#   scan       umbra-agent scan vs nmap -sn and arp-scan (defaults and
+#              tuned) for liveness, vs snmpbulkwalk for SNMP tables, and vs
+#              fusioninventory-netdiscovery for discovery with SNMP, on the
+#              namespace test bed's /24 (the scanner namespace has no default
+#              route; nothing outside the test bed is touched). Needs root.
+#              BENCH_SNMP_REPS (25) max-repetitions, BENCH_SWITCH_PORTS (250)
+#              the switch's veth pairs, BENCH_FI_RUNS (1) fusioninventory runs.
 #   inventory  umbra-agent inventory vs fusioninventory-agent (when
 #              scripts/bench-inventory.sh exists).
 #   footprint  the idle agent's RSS and CPU per hour vs fusioninventory-agent
@@ -46,15 +50,18 @@ apt_need() {
 make -s build
 
 if want scan; then
-	say "scan: umbra-agent vs nmap and arp-scan on the test bed"
+	say "scan: umbra-agent vs nmap, arp-scan, snmpbulkwalk and fusioninventory-netdiscovery on the test bed"
 	[ "$(id -u)" = 0 ] || { echo "bench scan needs root (network namespaces)" >&2; exit 1; }
 	scripts/testnet-deps.sh >/dev/null
-	apt_need nmap arp-scan
+	apt_need nmap arp-scan snmp fusioninventory-agent-task-network
 	net=bench$$
 	net=${net:0:20}
 	cleanup() { scripts/testnet.sh down "$net" >/dev/null 2>&1 || true; }
 	trap cleanup EXIT
-	UMBRA_TESTNET_OWNER=$$ scripts/testnet.sh up "$net" --extra 99 >"$out/testnet.json"
+	# 99 extra plain hosts, and a switch whose ifTable has 502 rows (250
+	# veth pairs), the size of the issue's snmpbulkwalk figure.
+	ports=${BENCH_SWITCH_PORTS:-250}
+	UMBRA_TESTNET_SWITCH_PORTS=$ports UMBRA_TESTNET_OWNER=$$ scripts/testnet.sh up "$net" --extra 99 >"$out/testnet.json"
 	target=198.18.1.0/24
 	expected=$(python3 -c '
 import json, sys, ipaddress
@@ -67,38 +74,133 @@ print(len(live))' "$out/testnet.json" "$target" 2>/dev/null || echo "?")
 	# The scanner must have no default route: refuse to measure otherwise.
 	if sx ip route show default | grep -q .; then echo "scanner namespace has a default route; refusing" >&2; exit 1; fi
 
-	# Liveness only, like the peers: SNMP and mDNS are measured elsewhere.
-	sweep_only=()
-	if "$root/bin/umbra-agent" scan -h 2>&1 | grep -q -- --no-snmp; then sweep_only=(--no-snmp --no-mdns); fi
-	count_ips() { python3 -c 'import json,sys; print(len({o.get("ip") for o in json.load(sys.stdin).get("observations") or [] if o.get("ip")}))'; }
+	# 1. Liveness only, like the peers: no SNMP, mDNS, names or port
+	# probe of live hosts (nmap -sn is "no port scan"; -n is no names).
+	live_only=(--no-snmp --no-mdns --no-names --ports none)
+	count_ips() { python3 -c 'import json,sys; print(len({o.get("ip") for o in json.load(sys.stdin).get("observations") or [] if o.get("ip") and o.get("method") in ("arp","icmp","tcp")}))'; }
+	# measure: one row per tool; run_all times every tool once per round,
+	# round after round, so that the load of a shared machine falls on all
+	# of them alike, after one warm-up round that is not counted.
+	tools=()
 	measure() { # name, count-command, command…
-		local name=$1 count=$2; shift 2
-		local times=() found=0 t0 t1
-		for _ in $(seq "$runs"); do
-			t0=$(now)
-			found=$(sx "$@" 2>/dev/null | eval "$count")
-			t1=$(now)
-			times+=("$(awk -v a="$t1" -v b="$t0" 'BEGIN { print a - b }')")
-		done
-		local med; med=$(printf '%s\n' "${times[@]}" | median)
-		printf '%s\t%s\t%s\n' "$name" "$med" "$found"
+		tools+=("$(printf '%q ' "$@")")
 	}
+	run_all() {
+		local r i t0 t1 found
+		for r in $(seq 0 "$runs"); do
+			for i in "${!tools[@]}"; do
+				eval "set -- ${tools[$i]}"
+				local name=$1 count=$2; shift 2
+				# Only the tool is timed; its output is counted afterwards.
+				t0=$(now)
+				sx "$@" >"$out/tool.out" 2>/dev/null || true
+				t1=$(now)
+				found=$(eval "$count" <"$out/tool.out")
+				[ "$r" = 0 ] && continue
+				printf '%s\t%s\t%s\n' "$i" "$(awk -v a="$t1" -v b="$t0" 'BEGIN { print a - b }')" "$found" >>"$out/rounds.tsv"
+				names[$i]=$name
+			done
+		done
+		for i in "${!tools[@]}"; do
+			printf '%s\t%s\t%s\n' "${names[$i]}" \
+				"$(awk -F'\t' -v i="$i" '$1 == i {print $2}' "$out/rounds.tsv" | median)" \
+				"$(awk -F'\t' -v i="$i" '$1 == i {print $3}' "$out/rounds.tsv" | sort -n | head -1)"
+		done
+		tools=()
+		: >"$out/rounds.tsv"
+	}
+	names=()
+	: >"$out/rounds.tsv"
+	# nmap counts the scanner itself as up: one less.
+	nmap_up="grep -c 'Host is up' | awk '{print \$1 - 1}'"
+	arp_up="grep -cE '^198\\.18\\.' || true"
 	{
-		measure "umbra-agent scan --profile fast" count_ips "$root/bin/umbra-agent" scan "$target" --profile fast "${sweep_only[@]}" --json
-		measure "umbra-agent scan (polite)" count_ips "$root/bin/umbra-agent" scan "$target" "${sweep_only[@]}" --json
-		measure "nmap -sn -n" "grep -c 'Host is up' || true" nmap -sn -n "$target"
-		measure "nmap -sn -n -T5 --min-rate 1000" "grep -c 'Host is up' || true" nmap -sn -n -T5 --min-rate 1000 "$target"
-		measure "arp-scan" "grep -cE '^198\\.18\\.' || true" arp-scan -I eth0 -q "$target"
+		measure "umbra-agent scan --profile fast (liveness)" count_ips "$root/bin/umbra-agent" scan "$target" --profile fast "${live_only[@]}" --json
+		measure "umbra-agent scan (polite, liveness)" count_ips "$root/bin/umbra-agent" scan "$target" "${live_only[@]}" --json
+		measure "nmap -sn -n" "$nmap_up" nmap -sn -n "$target"
+		measure "nmap -sn -n -T5 --min-rate 1000 (tuned)" "$nmap_up" nmap -sn -n -T5 --min-rate 1000 "$target"
+		measure "arp-scan" "$arp_up" arp-scan -I eth0 -q "$target"
+		measure "arp-scan --bandwidth=10M --retry=1 (tuned)" "$arp_up" arp-scan -I eth0 -q --bandwidth=10M --retry=1 "$target"
+		measure "arp-scan --bandwidth=10M --retry=2 --timeout=100 (tuned)" "$arp_up" arp-scan -I eth0 -q --bandwidth=10M --retry=2 --timeout=100 "$target"
+		measure "umbra-agent scan (polite, liveness + 12 TCP ports of live hosts)" count_ips "$root/bin/umbra-agent" scan "$target" --no-snmp --no-mdns --no-names --json
+		run_all
 	} >"$out/scan.tsv"
 	awk -F'\t' -v expected="$expected" -v host="$(nproc) cores" '
-		NR==1 {base=$2}
-		{rows[NR]=$0; name[NR]=$1; t[NR]=$2; f[NR]=$3}
+		{name[NR]=$1; t[NR]=$2; f[NR]=$3}
+		name[NR] ~ /\(tuned\)/ && (best == "" || $2 < best) {best=$2; bestname=$1}
+		name[NR] == "nmap -sn -n" {nmapdef=$2}
 		END {
-			printf "### Scan of a /24 with %s live hosts (test bed, median of runs, %s)\n\n", expected, host
-			print "| tool | time (s) | hosts found | time vs umbra fast |"
-			print "| --- | ---: | ---: | ---: |"
-			for (i=1;i<=NR;i++) printf "| %s | %.3f | %s | %.1fx |\n", name[i], t[i], f[i], t[i]/base
+			printf "### Liveness of a /24 with %s live hosts (test bed, median of runs, %s)\n\n", expected, host
+			print "| tool | time (s) | hosts found (worst run) | recall | time vs umbra fast |"
+			print "| --- | ---: | ---: | ---: | ---: |"
+			for (i=1;i<=NR;i++) printf "| %s | %.3f | %s | %s | %.1fx |\n", name[i], t[i], f[i], (expected+0 ? sprintf("%.0f%%", 100*f[i]/expected) : "?"), t[i]/t[1]
+			printf "\n- fast / fastest tuned peer (%s): **%.2f** (target ≤ 0.8)\n", bestname, t[1]/best
+			printf "- polite / nmap -sn default: **%.2f** (target < 1)\n\n", t[2]/nmapdef
 		}' "$out/scan.tsv" | tee -a "$results"
+
+	# 2. SNMP tables: IF-MIB ifTable and IP-MIB ipNetToMediaTable of the
+	# switch, snmpbulkwalk against this package's walk, the same
+	# max-repetitions. Ours runs as a test binary in the scanner namespace
+	# (TestBenchWalk; it refuses to run where there is a default route).
+	reps=${BENCH_SNMP_REPS:-25}
+	sw=$(python3 -c 'import json,sys; print(next(h["ip"] for h in json.load(open(sys.argv[1]))["hosts"] if h["name"] == "switch"))' "$out/testnet.json")
+	tables=(1.3.6.1.2.1.2.2 1.3.6.1.2.1.4.22)
+	(cd agent && go test -c -o "$out/snmp.test" ./internal/discovery/snmp/) >/dev/null
+	bulkwalk() { for o in "${tables[@]}"; do snmpbulkwalk -v2c -c umbra-ro -Cr"$reps" -On "$sw" "$o"; done; }
+	{
+		measure "snmpbulkwalk -v2c -Cr$reps (one process per table)" "grep -c ' = ' || true" \
+			bash -c "$(declare -f bulkwalk); sw=$sw reps=$reps tables=(${tables[*]}); bulkwalk"
+		measure "umbra snmp walk, whole process (test binary)" "awk '/^walk_seconds/ {print \$4}'" \
+			env UMBRA_BENCH_SNMP="$sw umbra-ro $reps 1 ${tables[*]}" "$out/snmp.test" -test.run '^TestBenchWalk$'
+		run_all
+	} >"$out/snmp.tsv"
+	inproc=$(sx env UMBRA_BENCH_SNMP="$sw umbra-ro $reps $runs ${tables[*]}" "$out/snmp.test" -test.run '^TestBenchWalk$' |
+		awk '/^walk_median_seconds/ {print $2}')
+	awk -F'\t' -v reps="$reps" -v inproc="$inproc" -v ports="$ports" '
+		{name[NR]=$1; t[NR]=$2; f[NR]=$3}
+		END {
+			printf "### SNMP: ifTable (%d interfaces) + ipNetToMediaTable of the switch, max-repetitions %d\n\n", 2*ports+2, reps
+			print "| tool | time (s) | rows | time vs snmpbulkwalk |"
+			print "| --- | ---: | ---: | ---: |"
+			for (i=1;i<=NR;i++) printf "| %s | %.3f | %s | %.2fx |\n", name[i], t[i], f[i], t[i]/t[1]
+			if (inproc != "") printf "| umbra snmp walk, in process (median) | %.3f | %s | %.2fx |\n", inproc, f[2], inproc/t[1]
+			print ""
+		}' "$out/snmp.tsv" | tee -a "$results"
+
+	# 3. Discovery with SNMP identification of the /24:
+	# fusioninventory-netdiscovery (20 threads, 1 s SNMP timeout) against
+	# umbra-agent scan, wall time and peak RSS.
+	firuns=${BENCH_FI_RUNS:-1}
+	timed() { # name, runs, count-command, command… → name, median s, max KB, found
+		local name=$1 n=$2 count=$3; shift 3
+		local times=() rss=0 found=0 tv="$out/time.txt"
+		for _ in $(seq "$n"); do
+			found=$(/usr/bin/time -v -o "$tv" ip netns exec "$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["scanner"])' "$out/testnet.json")" "$@" 2>/dev/null | eval "$count")
+			times+=("$(awk -F': ' '/Elapsed/ {n=split($2,a,":"); s=0; for (i=1;i<=n;i++) s=s*60+a[i]; print s}' "$tv")")
+			rss=$(awk -v r="$rss" -F': ' '/Maximum resident/ {print ($2 > r ? $2 : r)}' "$tv")
+		done
+		printf '%s\t%s\t%s\t%s\n' "$name" "$(printf '%s\n' "${times[@]}" | median)" "$rss" "$found"
+	}
+	snmp_ips() { python3 -c 'import json,sys; print(len({o.get("ip") for o in json.load(sys.stdin).get("observations") or [] if o.get("method") == "snmp" and o.get("ip") and not o.get("via")}))'; }
+	{
+		timed "umbra-agent scan --profile fast (SNMP, mDNS, names, ports)" "$runs" snmp_ips \
+			"$root/bin/umbra-agent" scan "$target" --profile fast --snmp-community umbra-ro --snmp-community public --json
+		timed "umbra-agent scan (polite; SNMP, mDNS, names, ports)" "$runs" snmp_ips \
+			"$root/bin/umbra-agent" scan "$target" --snmp-community umbra-ro --snmp-community public --json
+		timed "fusioninventory-netdiscovery --threads 20" "$firuns" "grep -c '<AUTHSNMP>' || true" \
+			fusioninventory-netdiscovery --first 198.18.1.1 --last 198.18.1.254 --credentials version:2c,community:umbra-ro \
+			--credentials version:2c,community:public --threads 20 --timeout 1
+	} >"$out/discovery.tsv"
+	awk -F'\t' '
+		{name[NR]=$1; t[NR]=$2; m[NR]=$3; f[NR]=$4}
+		END {
+			fi=NR
+			print "### Discovery with SNMP identification of the /24 (wall time, peak RSS)\n"
+			print "| tool | time (s) | peak RSS (MB) | hosts identified over SNMP | its time ÷ this | its memory ÷ this |"
+			print "| --- | ---: | ---: | ---: | ---: | ---: |"
+			for (i=1;i<=NR;i++) printf "| %s | %.2f | %.1f | %s | %.1fx | %.1fx |\n", name[i], t[i], m[i]/1024, f[i], t[fi]/t[i], m[fi]/m[i]
+			printf "\n- targets: fusioninventory time ÷ umbra ≥ 20, memory ÷ umbra ≥ 10\n"
+		}' "$out/discovery.tsv" | tee -a "$results"
 	cleanup
 	trap - EXIT
 fi

@@ -5,7 +5,13 @@
 # namespaces, and the scanner namespace has one interface on the bridge and no
 # default route. Names carry a random suffix, so two runs never collide.
 #
-#   scripts/testnet.sh up NAME [--extra N]   build it; prints the description file
+# The one exception is --mgmt: a "management" veth from the scanner namespace
+# to the root namespace, a /30 of 198.18.255.0/24 (random, unused), so that
+# an agent scanning inside reaches a collector listening on the root end's
+# address — and nothing else: the scanner still has no default route, only
+# the connected /30, and the root end does not forward what it receives.
+#
+#   scripts/testnet.sh up NAME [--extra N] [--mgmt]   build it; prints the description file
 #   scripts/testnet.sh down NAME             tear it down (safe to repeat)
 #   scripts/testnet.sh exec NAME HOST CMD…   run CMD inside HOST's namespace
 #   scripts/testnet.sh desc NAME             print the description file
@@ -13,7 +19,9 @@
 #
 # The description file (JSON) lists every host with its namespace, addresses,
 # MACs, role, SNMP credentials and mDNS services, so tests know the expected
-# answers. --extra N adds N plain hosts (198.18.1.100…) for benchmarks.
+# answers. --extra N adds N plain hosts (198.18.1.100…) for benchmarks;
+# UMBRA_TESTNET_SWITCH_PORTS (24) sets the switch's veth pairs (its ifTable
+# has twice as many rows, plus two).
 # Needs root, iproute2 and snmpd (scripts/testnet-deps.sh installs them).
 set -euo pipefail
 
@@ -23,7 +31,7 @@ statebase=${UMBRA_TESTNET_DIR:-/run/umbra-testnet}
 die() { echo "testnet: $*" >&2; exit 1; }
 
 usage() {
-	sed -n '2,18p' "$0" | sed 's/^# \{0,1\}//' >&2
+	sed -n '2,25p' "$0" | sed 's/^# \{0,1\}//' >&2
 	exit 2
 }
 
@@ -62,6 +70,14 @@ down() {
 			[ -n "$pids" ] && kill -9 $pids 2>/dev/null || true
 			ip netns del "$ns" 2>/dev/null || true
 		done <"$dir/netns"
+	fi
+	# The management link's root end goes with the scanner namespace;
+	# delete it in case that namespace was already gone.
+	if [ -f "$dir/rootlinks" ]; then
+		local l
+		while read -r l; do
+			[ -n "$l" ] && ip link del "$l" 2>/dev/null || true
+		done <"$dir/rootlinks"
 	fi
 	rm -rf "$dir"
 }
@@ -164,8 +180,32 @@ wait_udp() { # wait until snmpd answers on HOST's ADDR
 
 # ---- the network ----------------------------------------------------------
 
+# mgmt_link: the management /30 between the scanner and the root namespace.
+MGMT_JSON=""
+mgmt_link() {
+	local sc k base host scan rootif
+	sc=$(nsname scanner)
+	rootif="umg${ID##*-}"
+	for _ in $(seq 1 64); do
+		k=$((RANDOM % 64))
+		base=$((k * 4))
+		host=198.18.255.$((base + 1)) scan=198.18.255.$((base + 2))
+		ip -o -4 addr show | grep -qE " 198\.18\.255\.($((base + 1))|$((base + 2)))/" || break
+		host=""
+	done
+	[ -n "$host" ] || die "no free /30 in 198.18.255.0/24 for the management link"
+	echo "$rootif" >>"$DIR/rootlinks"
+	ip link add "$rootif" type veth peer name mgmt0 netns "$sc"
+	sysctl -qw "net.ipv6.conf.$rootif.disable_ipv6=1" "net.ipv4.conf.$rootif.forwarding=0"
+	ip addr add "$host/30" dev "$rootif"
+	ip link set "$rootif" up
+	ip -n "$sc" addr add "$scan/30" dev mgmt0
+	ip -n "$sc" link set mgmt0 up
+	MGMT_JSON="  \"mgmt\": {\"prefix\": \"198.18.255.$base/30\", \"host_addr\": \"$host\", \"scanner_addr\": \"$scan\", \"host_if\": \"$rootif\", \"scanner_if\": \"mgmt0\"},"
+}
+
 up() {
-	local name=$1 extra=$2
+	local name=$1 extra=$2 mgmt=${3:-0}
 	[ "$(id -u)" = 0 ] || die "needs root (network namespaces)"
 	command -v snmpd >/dev/null || [ -x /usr/sbin/snmpd ] || die "snmpd is missing: run scripts/testnet-deps.sh"
 	command -v snmpget >/dev/null || die "snmpget is missing: run scripts/testnet-deps.sh"
@@ -202,6 +242,7 @@ up() {
 	attach scanner eth0 br0 $A.250/24 02:00:5e:10:00:fa
 	ip -n "$(nsname scanner)" route add $B.0/24 via $A.1
 	describe scanner scanner $A.250 02:00:5e:10:00:fa '"subnet"="198.18.1.0/24"'
+	[ "$mgmt" = 1 ] && mgmt_link
 
 	# Router between A and B; its ipNetToMediaTable is its real ARP cache.
 	mkns router
@@ -221,11 +262,13 @@ rocommunity umbra-ro default"
 	# A switch with many interfaces.
 	mkns switch
 	attach switch eth0 br0 $A.2/24 00:1b:d4:22:00:02
-	local i
-	for i in $(seq 1 24); do
+	local i ports=${UMBRA_TESTNET_SWITCH_PORTS:-24}
+	[[ $ports =~ ^[0-9]+$ ]] && [ "$ports" -ge 24 ] && [ "$ports" -le 600 ] ||
+		die "UMBRA_TESTNET_SWITCH_PORTS is 24 to 600, not '$ports'"
+	for i in $(seq 1 "$ports"); do
 		# No dummy driver everywhere: a veth pair per "port", both ends here.
 		ip -n "$(nsname switch)" link add "gi0-$i" type veth peer name "gi0-$i-peer"
-		ip -n "$(nsname switch)" link set "gi0-$i" address "00:1b:d4:22:01:$(printf %02x "$i")" up
+		ip -n "$(nsname switch)" link set "gi0-$i" address "00:1b:d4:22:$(printf %02x:%02x $((i / 256 + 1)) $((i % 256)))" up
 	done
 	# Linux snmpd has no BRIDGE-MIB, LLDP-MIB or ENTITY-MIB: the switch's
 	# forwarding table (which port each office MAC sits on, VLAN 1 in
@@ -266,7 +309,7 @@ override .1.0.8802.1.1.2.1.4.1.1.9.0.1.1 octet_str \"rtr-office-1\"
 override .1.0.8802.1.1.2.1.4.1.1.12.0.1.1 octet_str 0x2800
 override .1.0.8802.1.1.2.1.4.2.1.3.0.1.1.1.4.198.18.1.1 integer 2"
 	describe switch switch $A.2 00:1b:d4:22:00:02 '"kind"="switch"' '"snmp"={"version":"2c","community":"umbra-ro"}' \
-		'"sys_object_id"="1.3.6.1.4.1.9.1.1208"' '"sys_name"="sw-office-1"' '"interfaces"=50' \
+		'"sys_object_id"="1.3.6.1.4.1.9.1.1208"' '"sys_name"="sw-office-1"' '"interfaces"='"$((2 * ports + 2))" \
 		'"fdb"={"00:00:0c:9f:f0:01":"1","3c:d9:2b:10:00:0a":"3","00:14:22:10:00:0b":"4","00:25:90:10:00:15":"6","00:1b:21:10:00:17":"8","44:19:b6:10:00:18":"9","02:00:5e:10:00:fa":"24","f4:f5:d8:10:00:14":"5@20","3a:7c:11:10:00:16":"7@20"}'
 
 	# A network printer: SNMP (community public), JetDirect, IPP, mDNS.
@@ -374,6 +417,7 @@ rocommunity public default"
 		echo "  \"scanner\": $(jstr "$(nsname scanner)"), \"switch\": $(jstr "$SW"),"
 		echo "  \"subnets\": [\"$A.0/24\", \"$B.0/24\"],"
 		echo "  \"silent\": [\"$A.30\", \"$A.31\", \"$A.99\", \"$B.99\"],"
+		[ -n "$MGMT_JSON" ] && echo "$MGMT_JSON"
 		echo "  \"hosts\": ["
 		local n=${#HOSTS_JSON[@]} k
 		for k in "${!HOSTS_JSON[@]}"; do
@@ -401,12 +445,23 @@ up)
 	[ $# -ge 2 ] || usage
 	name=$2
 	checkname "$name"
-	extra=0
-	if [ "${3:-}" = "--extra" ]; then
-		[[ ${4:-} =~ ^[0-9]+$ ]] || die "--extra needs a number"
-		extra=$4
-	fi
-	up "$name" "$extra"
+	extra=0 mgmt=0
+	shift 2
+	while [ $# -gt 0 ]; do
+		case $1 in
+		--extra)
+			[[ ${2:-} =~ ^[0-9]+$ ]] || die "--extra needs a number"
+			extra=$2
+			shift 2
+			;;
+		--mgmt)
+			mgmt=1
+			shift
+			;;
+		*) usage ;;
+		esac
+	done
+	up "$name" "$extra" "$mgmt"
 	;;
 down)
 	[ $# -eq 2 ] || usage

@@ -98,6 +98,7 @@ func (a *Agent) Run(ctx context.Context) error {
 	wg.Go(func() { a.inventoryLoop(ctx) })
 	wg.Go(func() { a.heartbeatLoop(ctx) })
 	wg.Go(func() { a.sendLoop(ctx) })
+	wg.Go(func() { a.jobLoop(ctx) })
 	wg.Wait()
 	a.log.Info("agent stopped")
 	return nil

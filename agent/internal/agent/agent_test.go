@@ -38,6 +38,11 @@ func newCollector(t testing.TB) (*collector, *httptest.Server) {
 }
 
 func (c *collector) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if r.URL.Path != wire.PathReports {
+		// A collector without scan jobs: the agent's job poll backs off.
+		http.NotFound(w, r)
+		return
+	}
 	w.Header().Set("Content-Type", "application/json")
 	if c.down.Load() {
 		c.refused.Add(1)

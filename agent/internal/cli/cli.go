@@ -24,10 +24,13 @@ const usage = `umbra-agent inventories this host and reports to an Umbra collect
 
 Usage:
   umbra-agent inventory [--json]            print this host's inventory
-  umbra-agent run [--config FILE]           run as the long-lived agent (spool, schedules)
+  umbra-agent enroll --collector URL --ca-fingerprint sha256:… --secret-file F
+                                            trade an enrolment secret for this agent's credential
+  umbra-agent run [--config FILE]           run as the long-lived agent (spool, schedules, scan jobs)
   umbra-agent run --once --collector URL    send one inventory report
-  umbra-agent scan TARGET… [--profile fast] [--json]
-                                            find live hosts (ARP/ICMP/TCP)
+  umbra-agent scan TARGET… [--profile fast] [--snmp-community C] [--json]
+                                            discover and identify devices (ARP/ICMP/TCP, SNMP, mDNS)
+  umbra-agent send FILE --collector URL     post a report saved by 'scan --out FILE'
   umbra-agent install|uninstall|start|stop|restart|status
                                             manage the OS service
   umbra-agent version                       print the version
@@ -56,6 +59,7 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		"inventory": runInventory,
 		"run":       runRun,
 		"scan":      runScan,
+		"send":      runSend,
 		"version":   runVersion,
 		"install":   serviceCommand("install"),
 		"uninstall": serviceCommand("uninstall"),

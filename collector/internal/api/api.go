@@ -19,6 +19,7 @@ import (
 
 	"github.com/umbrasec/umbra/collector/internal/adminapi"
 	"github.com/umbrasec/umbra/collector/internal/auth"
+	"github.com/umbrasec/umbra/collector/internal/jobs"
 	"github.com/umbrasec/umbra/collector/internal/store"
 	"github.com/umbrasec/umbra/shared/wire"
 )
@@ -52,6 +53,8 @@ type Options struct {
 	Ingest Ingester
 	// Metrics, when set, is served on /metrics.
 	Metrics http.Handler
+	// Jobs runs scan jobs; nil answers the scan routes with 501.
+	Jobs *jobs.Service
 }
 
 // Ingester stores reports, possibly batching them with others.

@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"net/netip"
 	"regexp"
 	"strings"
 	"sync"
@@ -18,6 +19,7 @@ import (
 	"github.com/umbrasec/umbra/collector/internal/adminapi"
 	"github.com/umbrasec/umbra/collector/internal/api"
 	"github.com/umbrasec/umbra/collector/internal/auth"
+	"github.com/umbrasec/umbra/collector/internal/jobs"
 	"github.com/umbrasec/umbra/collector/internal/store"
 	"github.com/umbrasec/umbra/collector/internal/store/storetest"
 	"github.com/umbrasec/umbra/shared/wire"
@@ -46,6 +48,7 @@ func newTrustServer(t *testing.T, db *store.DB, clk *clock, cacheTTL time.Durati
 	svc := auth.NewService(db, authn, clk.Now)
 	srv := httptest.NewServer(api.New(db, logger, api.Options{
 		Auth: authn, Service: svc, Now: time.Now,
+		Jobs:    jobs.New(db, svc, jobs.Config{Allow: []netip.Prefix{netip.MustParsePrefix("198.18.0.0/16")}}, logger, nil),
 		Metrics: http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { _, _ = io.WriteString(w, "umbra_up 1\n") }),
 	}))
 	t.Cleanup(srv.Close)
@@ -206,6 +209,8 @@ func TestAuthMatrix(t *testing.T) {
 					body, ok = adminapi.CreateToken{Name: "m", Role: "auditor"}, http.StatusCreated
 				case rt.Pattern == adminapi.PathEnrollSecrets && rt.Method == "POST":
 					body, ok = adminapi.CreateEnrollSecret{Name: "m", TTLSeconds: 60}, http.StatusCreated
+				case rt.Pattern == wire.PathJobsNext:
+					path, ok = path+"?wait=0", http.StatusNoContent // no job for this agent
 				case rt.Method == "DELETE":
 					ok = http.StatusNotFound // the id does not exist: authorised, then not found
 				case rt.Method != "GET":

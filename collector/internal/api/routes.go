@@ -64,7 +64,7 @@ func Routes() []Route { return (&handler{}).routes() }
 
 func (h *handler) routes() []Route {
 	hf := func(f func(http.ResponseWriter, *http.Request)) http.Handler { return http.HandlerFunc(f) }
-	return []Route{
+	return append([]Route{
 		{"POST", wire.PathReports, PolicyAgent, hf(h.postReport)},
 		{"POST", adminapi.PathEnroll, PolicyEnroll, hf(h.postEnroll)},
 		{"GET", adminapi.PathHosts, PolicyRead, hf(h.getHosts)},
@@ -82,7 +82,19 @@ func (h *handler) routes() []Route {
 		{"GET", adminapi.PathSoftware, PolicyRead, hf(h.getSoftware)},
 		{"GET", adminapi.PathDevices, PolicyRead, hf(h.getDevices)},
 		{"GET", adminapi.PathObservations, PolicyRead, hf(h.getObservations)},
-	}
+		{"POST", adminapi.PathScans, PolicyOperate, hf(h.postScan)},
+		{"GET", adminapi.PathScans, PolicyRead, hf(h.getScans)},
+		{"GET", adminapi.PathScans + "/{id}", PolicyRead, hf(h.getScan)},
+		{"POST", adminapi.PathScans + "/{id}/cancel", PolicyOperate, hf(h.cancelScan)},
+		{"GET", adminapi.PathScanCredentials, PolicyOperate, hf(h.getScanCredentials)},
+		{"POST", adminapi.PathScanCredentials, PolicyOperate, hf(h.postScanCredential)},
+		{"DELETE", adminapi.PathScanCredentials + "/{name}", PolicyOperate, hf(h.deleteScanCredential)},
+		{"GET", adminapi.PathScanSchedules, PolicyRead, hf(h.getScanSchedules)},
+		{"POST", adminapi.PathScanSchedules, PolicyOperate, hf(h.postScanSchedule)},
+		{"DELETE", adminapi.PathScanSchedules + "/{id}", PolicyOperate, hf(h.deleteScanSchedule)},
+		{"GET", wire.PathJobsNext, PolicyAgent, hf(h.getNextJob)},
+		{"POST", wire.PathJobsPrefix + "{id}/progress", PolicyAgent, hf(h.postJobProgress)},
+	}, h.registryRoutes(hf)...)
 }
 
 // bearer returns the credential of a request: "Authorization: Bearer X".

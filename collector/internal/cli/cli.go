@@ -42,6 +42,11 @@ Commands:
                                 manage the secrets agents enrol with
   token create|list|revoke ID   manage admin API tokens (roles admin, operator, auditor)
   audit                         show the latest entries of the audit log
+  scan create|list|show|cancel|schedule
+                                scan a subnet from the agent that sits on it (operator, admin)
+  credential add|list|remove    manage the SNMP credentials scans may use
+  asset|device|finding|reconcile|report|software-rule
+                                the register, identity resolution and findings (umbra asset -h)
   version                       print the version
 
 The token is read from the config file (--config, env UMBRA_CONFIG, default
@@ -81,6 +86,12 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv fu
 		return credentialCmd(ctx, "token", args[1:], stdout, stderr, getenv)
 	case "audit":
 		return auditCmd(ctx, args[1:], stdout, stderr, getenv)
+	case "scan", "scans":
+		return scanCmd(ctx, args[1:], stdout, stderr, getenv)
+	case "credential", "credentials":
+		return credentialScanCmd(ctx, args[1:], os.Stdin, stdout, stderr, getenv)
+	case "asset", "device", "finding", "reconcile", "report", "software-rule":
+		return regCmd(ctx, args[0], args[1:], stdout, stderr, getenv)
 	case "host", "software", "devices":
 		return detailCmd(ctx, args[0], args[1:], stdout, stderr, getenv)
 	}

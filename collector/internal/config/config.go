@@ -9,6 +9,8 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"net/netip"
+	"net/url"
 	"path/filepath"
 	"strings"
 	"time"
@@ -32,6 +34,11 @@ const (
 
 // Config is everything the collector needs to run.
 type Config struct {
+	// ReconcileInterval is how often reconciliation runs; zero disables the loop.
+	ReconcileInterval time.Duration
+	// AlertWebhook (an http(s) URL) and AlertSyslog (udp://host:port or
+	// tcp://host:port) receive new findings; empty sends none.
+	AlertWebhook, AlertSyslog string
 	// Listen is the TCP address the HTTP server binds; port 0 picks one.
 	Listen string
 	// AddrFile, when set, receives the server's URL once it listens.
@@ -61,6 +68,8 @@ type Config struct {
 	AuthCacheTTL time.Duration
 	// Ingest tunes the batching of reports into ClickHouse.
 	Ingest Ingest
+	// Scan bounds the network scans the collector hands to agents.
+	Scan Scan
 
 	// BootstrapOut is where bootstrap-token writes the admin CLI config.
 	BootstrapOut string
@@ -76,6 +85,19 @@ type Ingest struct {
 	FlushInterval time.Duration
 	// MaxBatchReports bounds the reports written in one batch.
 	MaxBatchReports int
+}
+
+// Scan bounds scan jobs.
+type Scan struct {
+	// Allow lists the ranges scans may target; empty refuses every scan.
+	Allow []netip.Prefix
+	// MaxAddrs bounds the addresses of one scan.
+	MaxAddrs int
+	// SubnetRate is the packets per second one /24 may receive from all
+	// the scans there together.
+	SubnetRate int
+	// Lease is how long an agent keeps a job without reporting progress.
+	Lease time.Duration
 }
 
 // Validate reports every problem at once.
@@ -107,6 +129,25 @@ func (c Config) Validate() error {
 	if c.Ingest.MaxQueueBytes < 0 || c.Ingest.FlushInterval < 0 || c.Ingest.MaxBatchReports < 0 {
 		errs = append(errs, errors.New("ingest limits must not be negative"))
 	}
+	// Zero scan bounds take the defaults of package jobs.
+	if c.Scan.MaxAddrs < 0 || c.Scan.MaxAddrs > 1<<20 {
+		errs = append(errs, fmt.Errorf("scan max addresses %d must be between 1 and %d", c.Scan.MaxAddrs, 1<<20))
+	}
+	if c.Scan.SubnetRate < 0 || c.Scan.SubnetRate > 100000 {
+		errs = append(errs, fmt.Errorf("scan subnet rate %d must be between 1 and 100000 packets per second", c.Scan.SubnetRate))
+	}
+	if c.Scan.Lease != 0 && c.Scan.Lease < 5*time.Second {
+		errs = append(errs, fmt.Errorf("scan lease %s must be at least 5s", c.Scan.Lease))
+	}
+	if c.ReconcileInterval < 0 {
+		errs = append(errs, fmt.Errorf("reconcile interval %s is negative", c.ReconcileInterval))
+	}
+	if u, err := url.Parse(c.AlertWebhook); c.AlertWebhook != "" && (err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "") {
+		errs = append(errs, fmt.Errorf("alert webhook %q: want an http or https URL", c.AlertWebhook))
+	}
+	if u, err := url.Parse(c.AlertSyslog); c.AlertSyslog != "" && (err != nil || (u.Scheme != "udp" && u.Scheme != "tcp") || u.Host == "" || u.Path != "") {
+		errs = append(errs, fmt.Errorf("alert syslog %q: want udp://host:port or tcp://host:port", c.AlertSyslog))
+	}
 	if c.ShutdownTimeout <= 0 {
 		errs = append(errs, fmt.Errorf("shutdown timeout %s must be positive", c.ShutdownTimeout))
 	}
@@ -130,7 +171,7 @@ func Parse(args []string, getenv func(string) string, stderr io.Writer) (Config,
 	}
 	fs := flag.NewFlagSet("umbra-collector "+cfg.Command, flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	var level, names string
+	var level, names, scanAllow string
 	fs.StringVar(&cfg.Listen, "listen", env("UMBRA_LISTEN", DefaultListen), "`host:port` to serve HTTP on; port 0 picks a free one (env UMBRA_LISTEN)")
 	fs.StringVar(&cfg.AddrFile, "addr-file", env("UMBRA_ADDR_FILE", ""), "write the server's URL to `path` once it listens (env UMBRA_ADDR_FILE)")
 	fs.StringVar(&cfg.Store.Addr, "clickhouse", env("UMBRA_CLICKHOUSE", DefaultClickHouse), "ClickHouse native protocol `host:port` (env UMBRA_CLICKHOUSE)")
@@ -145,8 +186,15 @@ func Parse(args []string, getenv func(string) string, stderr io.Writer) (Config,
 	fs.StringVar(&cfg.TLSKey, "tls-key", env("UMBRA_TLS_KEY", ""), "PEM private key `file` of --tls-cert (env UMBRA_TLS_KEY)")
 	fs.DurationVar(&cfg.AuthCacheTTL, "auth-cache-ttl", 2*time.Second, "how long a credential read from ClickHouse is trusted; revocations through other collectors take this long")
 	fs.Int64Var(&cfg.Ingest.MaxQueueBytes, "ingest-queue-bytes", 256<<20, "bound of the reports waiting to be written to ClickHouse, in bytes; beyond it agents are asked to retry")
+	fs.DurationVar(&cfg.ReconcileInterval, "reconcile-interval", 5*time.Minute, "how often to reconcile devices and findings against the register (0 disables)")
+	fs.StringVar(&cfg.AlertWebhook, "alert-webhook", env("UMBRA_ALERT_WEBHOOK", ""), "post new findings as JSON to this `URL` (env UMBRA_ALERT_WEBHOOK)")
+	fs.StringVar(&cfg.AlertSyslog, "alert-syslog", env("UMBRA_ALERT_SYSLOG", ""), "send new findings to syslog at udp://host:port or tcp://host:port (env UMBRA_ALERT_SYSLOG)")
 	fs.DurationVar(&cfg.Ingest.FlushInterval, "ingest-flush-interval", 200*time.Millisecond, "how long a report may wait to be written with others")
 	fs.IntVar(&cfg.Ingest.MaxBatchReports, "ingest-batch-reports", 2000, "most reports written in one batch")
+	fs.StringVar(&scanAllow, "scan-allow", env("UMBRA_SCAN_ALLOW", ""), "comma-separated `CIDRs` that scans may target; empty (the default) refuses every scan (env UMBRA_SCAN_ALLOW)")
+	fs.IntVar(&cfg.Scan.MaxAddrs, "scan-max-addrs", 4096, "most addresses one scan may target")
+	fs.IntVar(&cfg.Scan.SubnetRate, "scan-subnet-rate", 400, "packets per second one /24 may receive from every scan there together")
+	fs.DurationVar(&cfg.Scan.Lease, "scan-lease", 45*time.Second, "how long an agent keeps a scan without reporting progress before another gets it")
 	if cfg.Command == CommandBootstrapToken {
 		fs.StringVar(&cfg.BootstrapOut, "out", "", "write the admin CLI config (collector URL, CA file, token) to `file`, mode 0600 (default STATE-DIR/admin.json)")
 		fs.StringVar(&cfg.BootstrapName, "name", "bootstrap", "`name` of the admin token")
@@ -175,6 +223,17 @@ func Parse(args []string, getenv func(string) string, stderr io.Writer) (Config,
 		cfg.BootstrapOut = filepath.Join(cfg.StateDir, "admin.json")
 	}
 	var errs []error
+	for _, a := range strings.Split(scanAllow, ",") {
+		if a = strings.TrimSpace(a); a == "" {
+			continue
+		}
+		p, err := netip.ParsePrefix(a)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("--scan-allow %q: want CIDR prefixes such as 10.1.0.0/16", a))
+			continue
+		}
+		cfg.Scan.Allow = append(cfg.Scan.Allow, p.Masked())
+	}
 	if err := cfg.LogLevel.UnmarshalText([]byte(level)); err != nil {
 		errs = append(errs, fmt.Errorf("log level %q: want debug, info, warn or error", level))
 	}

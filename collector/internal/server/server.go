@@ -18,8 +18,10 @@ import (
 	"github.com/umbrasec/umbra/collector/internal/auth"
 	"github.com/umbrasec/umbra/collector/internal/config"
 	"github.com/umbrasec/umbra/collector/internal/ingest"
+	"github.com/umbrasec/umbra/collector/internal/jobs"
 	"github.com/umbrasec/umbra/collector/internal/metrics"
 	"github.com/umbrasec/umbra/collector/internal/pki"
+	"github.com/umbrasec/umbra/collector/internal/reconcile"
 	"github.com/umbrasec/umbra/collector/internal/store"
 	"github.com/umbrasec/umbra/shared/version"
 	"github.com/umbrasec/umbra/shared/wire"
@@ -58,6 +60,35 @@ func Run(ctx context.Context, cfg config.Config, logger *slog.Logger) error {
 	ingCtx, stopIngest := context.WithCancel(context.WithoutCancel(ctx))
 	go func() { defer close(ingDone); ing.Run(ingCtx) }()
 	defer func() { stopIngest(); <-ingDone }()
+	if cfg.ReconcileInterval > 0 {
+		rec := reconcile.New(db, logger.With("component", "reconcile"), nil)
+		recDone := make(chan struct{})
+		recCtx, stopRec := context.WithCancel(ctx)
+		var alerts []reconcile.Alerter
+		if cfg.AlertWebhook != "" {
+			alerts = append(alerts, reconcile.Webhook{URL: cfg.AlertWebhook})
+		}
+		if cfg.AlertSyslog != "" {
+			alerts = append(alerts, reconcile.Syslog{Addr: cfg.AlertSyslog})
+		}
+		go func() { defer close(recDone); rec.Loop(recCtx, cfg.ReconcileInterval, alerts...) }()
+		defer func() { stopRec(); <-recDone }()
+	}
+
+	js := jobs.New(db, svc, jobs.Config{Allow: cfg.Scan.Allow, MaxAddrs: cfg.Scan.MaxAddrs, SubnetRate: cfg.Scan.SubnetRate,
+		Lease: cfg.Scan.Lease}, logger.With("component", "jobs"), nil)
+	if err := js.Load(ctx); err != nil {
+		return fmt.Errorf("loading scan jobs: %w", err)
+	}
+	jobsDone := make(chan struct{})
+	jobsCtx, stopJobs := context.WithCancel(ctx)
+	go func() { defer close(jobsDone); js.Run(jobsCtx) }()
+	defer func() { stopJobs(); <-jobsDone }()
+	if len(cfg.Scan.Allow) == 0 {
+		logger.Info("scans are refused: no --scan-allow ranges")
+	} else {
+		logger.Info("scans allowed", "ranges", fmt.Sprint(cfg.Scan.Allow), "max_addrs", cfg.Scan.MaxAddrs, "subnet_rate", cfg.Scan.SubnetRate)
+	}
 
 	ln, err := net.Listen("tcp", cfg.Listen)
 	if err != nil {
@@ -88,7 +119,7 @@ func Run(ctx context.Context, cfg config.Config, logger *slog.Logger) error {
 	srv := &http.Server{
 		Handler: api.New(db, logger, api.Options{
 			Auth: authn, Service: svc, Ingest: ing, Metrics: reg.Handler(),
-			Limits: wire.DefaultLimits,
+			Limits: wire.DefaultLimits, Jobs: js,
 		}),
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       2 * time.Minute,

@@ -35,7 +35,8 @@ func TestLookup(t *testing.T) {
 // A 36-bit (MA-S) assignment wins over the 24-bit block it sits in.
 func TestLookupMostSpecific(t *testing.T) {
 	once.Do(load)
-	for k, v := range vendors {
+	for _, off := range lines {
+		k, v := string(prefix(off)), org(off)
 		if len(k) != 9 {
 			continue
 		}
@@ -52,4 +53,29 @@ func TestLookupMostSpecific(t *testing.T) {
 		return
 	}
 	t.Skip("no MA-S entries")
+}
+
+// TestLookupEveryPrefix looks every assignment of the table up through a
+// MAC inside it: the sorted index must find them all.
+func TestLookupEveryPrefix(t *testing.T) {
+	once.Do(load)
+	for _, off := range lines {
+		k := string(prefix(off)) + "000000000"
+		m, err := ident.ParseMAC(k[:2] + ":" + k[2:4] + ":" + k[4:6] + ":" + k[6:8] + ":" + k[8:10] + ":" + k[10:12])
+		if err != nil {
+			t.Fatal(err)
+		}
+		if m.IsLocallyAdministered() {
+			continue
+		}
+		if got, _ := Lookup(m); got == "" {
+			t.Errorf("Lookup(%s) = nothing, want an organisation for prefix %s", m, prefix(off))
+		}
+	}
+}
+
+func BenchmarkLoad(b *testing.B) {
+	for b.Loop() {
+		load()
+	}
 }

@@ -83,5 +83,5 @@ func (s *Scanner) arpSweep(ctx context.Context, ifc localIface, addrs []netip.Ad
 		defer mu.Unlock()
 		return got[a]
 	}
-	return s.passes(ctx, "arp", addrs, st, send, answered, progress)
+	return s.passes(ctx, s.arpLim, "arp", addrs, st, send, answered, progress)
 }

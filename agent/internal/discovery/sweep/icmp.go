@@ -156,7 +156,7 @@ func (s *Scanner) icmpSweep(ctx context.Context, addrs []netip.Addr, st *state, 
 		defer mu.Unlock()
 		return got[a]
 	}
-	return s.passes(ctx, "icmp", v4, st, send, answered, progress)
+	return s.passes(ctx, s.lim, "icmp", v4, st, send, answered, progress)
 }
 
 func addrOf(a net.Addr) (netip.Addr, bool) {

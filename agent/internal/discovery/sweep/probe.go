@@ -9,7 +9,7 @@ import (
 // passes sends one probe to each address, waits for late answers, and
 // repeats for the unanswered ones Retries more times. answered reports
 // whether an address has answered.
-func (s *Scanner) passes(ctx context.Context, phase string, addrs []netip.Addr, st *state,
+func (s *Scanner) passes(ctx context.Context, lim *limiter, phase string, addrs []netip.Addr, st *state,
 	send func(netip.Addr) error, answered func(netip.Addr) bool, progress func(Progress)) error {
 	sent := 0
 	total := len(addrs)
@@ -19,7 +19,7 @@ func (s *Scanner) passes(ctx context.Context, phase string, addrs []netip.Addr, 
 			if answered(a) {
 				continue
 			}
-			if err := s.lim.wait(ctx); err != nil {
+			if err := lim.wait(ctx); err != nil {
 				return err
 			}
 			if err := send(a); err != nil && ctx.Err() == nil {
@@ -35,7 +35,15 @@ func (s *Scanner) passes(ctx context.Context, phase string, addrs []netip.Addr, 
 			break
 		}
 		// Wait for late answers; stop early once everyone has answered.
-		deadline := time.Now().Add(st.rtt.wait())
+		// Before a retry, half the wait will do: an answer to the first
+		// request still counts while the retry goes out, so a slow host
+		// costs one more packet, not a miss.
+		wait := st.rtt.wait()
+		if pass < s.p.Retries {
+			wait /= 2
+		}
+		deadline := time.Now().Add(wait)
+
 		for time.Now().Before(deadline) {
 			all := true
 			for _, a := range addrs {

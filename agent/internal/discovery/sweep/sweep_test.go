@@ -76,9 +76,26 @@ func TestLimiterHoldsRate(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	// 200 packets at 1000/s take at least ~198 ms (less the burst).
-	if d := time.Since(start); d < 190*time.Millisecond {
-		t.Errorf("200 packets at 1000/s took %v, want at least 190ms", d)
+	// 200 packets at 1000/s take at least ~199 ms less the burst.
+	if d := time.Since(start); d < 199*time.Millisecond-burstWindow {
+		t.Errorf("200 packets at 1000/s took %v, want at least %v", d, 199*time.Millisecond-burstWindow)
+	}
+}
+
+// TestLimiterBurstIsBounded: a sender that falls behind may catch up by
+// at most burstWindow's worth of packets at once.
+func TestLimiterBurstIsBounded(t *testing.T) {
+	l := newLimiter(1000)
+	l.wait(t.Context())
+	time.Sleep(100 * time.Millisecond)
+	start := time.Now()
+	n := 0
+	for time.Since(start) < 2*time.Millisecond {
+		l.wait(t.Context())
+		n++
+	}
+	if max := int(burstWindow/time.Millisecond) + 3; n > max {
+		t.Errorf("%d packets at once after a pause, want at most %d at 1000/s", n, max)
 	}
 }
 
@@ -172,5 +189,24 @@ func TestSweepCancelLeavesNothing(t *testing.T) {
 	}
 	if n := runtime.NumGoroutine(); n > before {
 		t.Errorf("%d goroutines after 200 cancelled sweeps, %d before", n, before)
+	}
+}
+
+func TestLivenessPortsWithoutPortScan(t *testing.T) {
+	if got := livenessPorts(nil); !slices.Equal(got, LivenessPorts) {
+		t.Errorf("livenessPorts(nil) = %v, want %v: liveness-only sweeps still try TCP where ARP does not reach", got, LivenessPorts)
+	}
+	if got := livenessPorts([]int{22, 9100}); !slices.Equal(got, []int{22}) {
+		t.Errorf("livenessPorts([22 9100]) = %v, want [22]", got)
+	}
+}
+
+func TestARPRateDefaultsToRate(t *testing.T) {
+	s := New(Profile{Rate: 300})
+	if s.p.ARPRate != 300 {
+		t.Errorf("New(Rate 300).ARPRate = %d, want 300", s.p.ARPRate)
+	}
+	if Polite.ARPRate > 1000 || Polite.Rate > 400 {
+		t.Errorf("the polite profile sends ARP at %d/s and the rest at %d/s; its documented caps are 1000 and 400", Polite.ARPRate, Polite.Rate)
 	}
 }

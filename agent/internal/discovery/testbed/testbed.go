@@ -11,10 +11,13 @@ package testbed
 
 import (
 	"bufio"
+	"context"
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	mrand "math/rand/v2"
+	"net/netip"
 	"os"
 	"os/exec"
 	"os/signal"
@@ -24,6 +27,7 @@ import (
 	"sync"
 	"syscall"
 	"testing"
+	"time"
 )
 
 // Host is one device of the test network.
@@ -57,6 +61,19 @@ type SNMPCred struct {
 	PrivPass  string `json:"priv_pass"`
 }
 
+// Mgmt is the management link of a network built with UpManaged: a /30
+// of 198.18.255.0/24 between the scanner namespace (ScannerIf,
+// ScannerAddr) and the root namespace (HostIf, HostAddr). A collector
+// listening on HostAddr is all the scanner reaches outside the test
+// network.
+type Mgmt struct {
+	Prefix      string `json:"prefix"`
+	HostAddr    string `json:"host_addr"`
+	ScannerAddr string `json:"scanner_addr"`
+	HostIf      string `json:"host_if"`
+	ScannerIf   string `json:"scanner_if"`
+}
+
 // Net describes a running test network.
 type Net struct {
 	Name    string   `json:"name"`
@@ -65,6 +82,7 @@ type Net struct {
 	Subnets []string `json:"subnets"`
 	Silent  []string `json:"silent"`
 	Hosts   []Host   `json:"hosts"`
+	Mgmt    *Mgmt    `json:"mgmt,omitempty"`
 
 	descPath string
 }
@@ -102,6 +120,19 @@ var (
 // when the test ends, or when the test binary is interrupted. It skips
 // under -short and without root (failing instead when CI is set).
 func Up(t testing.TB, extra int) *Net {
+	t.Helper()
+	return up(t, extra, false)
+}
+
+// UpManaged is Up with a management link from the scanner namespace to
+// the root namespace (see Mgmt), for an agent in the scanner namespace to
+// reach a collector in the root namespace.
+func UpManaged(t testing.TB, extra int) *Net {
+	t.Helper()
+	return up(t, extra, true)
+}
+
+func up(t testing.TB, extra int, mgmt bool) *Net {
 	t.Helper()
 	if testing.Short() {
 		skipOrFail(t, "the test network is skipped under -short")
@@ -144,7 +175,11 @@ func Up(t testing.TB, extra int) *Net {
 	// Networks left by a test binary that was killed outright.
 	exec.Command(script, "gc").Run()
 
-	cmd := exec.Command(script, "up", name, "--extra", fmt.Sprint(extra))
+	args := []string{"up", name, "--extra", fmt.Sprint(extra)}
+	if mgmt {
+		args = append(args, "--mgmt")
+	}
+	cmd := exec.Command(script, args...)
 	cmd.Env = append(os.Environ(), fmt.Sprintf("UMBRA_TESTNET_OWNER=%d", os.Getpid()))
 	var stderr strings.Builder
 	cmd.Stderr = &stderr
@@ -206,7 +241,7 @@ func Child(t testing.TB) *Net {
 	if err := json.Unmarshal(data, n); err != nil {
 		t.Fatal(err)
 	}
-	if err := CheckIsolated(); err != nil {
+	if err := CheckIsolatedMgmt(n.Mgmt); err != nil {
 		t.Fatalf("refusing to scan: %v", err)
 	}
 	return n
@@ -214,27 +249,64 @@ func Child(t testing.TB) *Net {
 
 // CheckIsolated returns an error unless this process's network namespace
 // has no default route and no interface but lo and eth0.
-func CheckIsolated() error {
+func CheckIsolated() error { return CheckIsolatedMgmt(nil) }
+
+// CheckIsolatedMgmt is CheckIsolated that also accepts the management
+// link m, if not nil: one more interface, named m.ScannerIf, whose only
+// route is its connected /30 (m.Prefix).
+func CheckIsolatedMgmt(m *Mgmt) error {
 	data, err := os.ReadFile("/proc/net/route")
 	if err != nil {
 		return err
-	}
-	for _, line := range strings.Split(string(data), "\n")[1:] {
-		f := strings.Fields(line)
-		if len(f) > 2 && f[1] == "00000000" && f[7] == "00000000" {
-			return fmt.Errorf("a default route via %s exists", f[0])
-		}
 	}
 	ents, err := os.ReadDir("/sys/class/net")
 	if err != nil {
 		return err
 	}
+	var names []string
 	for _, e := range ents {
-		if e.Name() != "lo" && e.Name() != "eth0" {
-			return fmt.Errorf("unexpected interface %s", e.Name())
+		names = append(names, e.Name())
+	}
+	return checkIsolated(string(data), names, m)
+}
+
+// checkIsolated checks a /proc/net/route table and the interface names.
+func checkIsolated(routes string, ifaces []string, m *Mgmt) error {
+	var mgmtNet, mgmtMask string
+	if m != nil {
+		p, err := netip.ParsePrefix(m.Prefix)
+		if err != nil || !p.Addr().Is4() || p.Bits() < 30 || !netip.MustParsePrefix("198.18.255.0/24").Contains(p.Addr()) {
+			return fmt.Errorf("management link %q: want a /30 or /31 of 198.18.255.0/24", m.Prefix)
+		}
+		mgmtNet = procHex(p.Masked().Addr().As4())
+		mask := ^uint32(0) << (32 - p.Bits())
+		mgmtMask = procHex([4]byte{byte(mask >> 24), byte(mask >> 16), byte(mask >> 8), byte(mask)})
+	}
+	for _, line := range strings.Split(routes, "\n")[1:] {
+		f := strings.Fields(line)
+		if len(f) < 8 {
+			continue
+		}
+		if f[1] == "00000000" && f[7] == "00000000" {
+			return fmt.Errorf("a default route via %s exists", f[0])
+		}
+		if m != nil && f[0] == m.ScannerIf && (f[1] != mgmtNet || f[7] != mgmtMask || f[2] != "00000000") {
+			return fmt.Errorf("the management link %s has a route beyond its /30: %s", f[0], line)
 		}
 	}
+	for _, name := range ifaces {
+		if name == "lo" || name == "eth0" || m != nil && name == m.ScannerIf {
+			continue
+		}
+		return fmt.Errorf("unexpected interface %s", name)
+	}
 	return nil
+}
+
+// procHex writes an IPv4 address as /proc/net/route does: the 32-bit
+// value in host (little-endian) order, in hex.
+func procHex(b [4]byte) string {
+	return fmt.Sprintf("%02X%02X%02X%02X", b[3], b[2], b[1], b[0])
 }
 
 // Host returns the named host.
@@ -245,4 +317,58 @@ func (n *Net) Host(name string) (Host, bool) {
 		}
 	}
 	return Host{}, false
+}
+
+// Leaks runs cycles start/cancel cycles of run and fails t unless the
+// goroutines and open files (/proc/self/fd) of the process return to
+// where they were. run gets a context that is cancelled before it starts
+// (every other cycle) or after a random delay of at most maxDelay, which
+// lands anywhere in its work: sockets opening, packets in flight, answers
+// being read.
+func Leaks(t testing.TB, cycles int, maxDelay time.Duration, run func(ctx context.Context)) {
+	t.Helper()
+	gBase, fBase := runtime.NumGoroutine(), OpenFiles(t)
+	start := time.Now()
+	for i := range cycles {
+		ctx, cancel := context.WithCancel(t.Context())
+		if i%2 == 0 {
+			cancel()
+		} else {
+			time.AfterFunc(time.Duration(mrand.Int64N(int64(maxDelay)+1)), cancel)
+		}
+		run(ctx)
+		cancel()
+	}
+	g, f := Settle(gBase), OpenFiles(t)
+	t.Logf("%d start/cancel cycles in %v: goroutines %d → %d, open files %d → %d",
+		cycles, time.Since(start).Round(time.Millisecond), gBase, g, fBase, f)
+	if g > gBase || f > fBase {
+		buf := make([]byte, 1<<16)
+		buf = buf[:runtime.Stack(buf, true)]
+		t.Errorf("leak after %d cycles: goroutines %d → %d, open files %d → %d; goroutines:\n%s",
+			cycles, gBase, g, fBase, f, buf)
+	}
+}
+
+// OpenFiles counts this process's open file descriptors.
+func OpenFiles(t testing.TB) int {
+	t.Helper()
+	ents, err := os.ReadDir("/proc/self/fd")
+	if err != nil {
+		t.Skipf("no /proc/self/fd: %v", err)
+	}
+	return len(ents)
+}
+
+// Settle waits up to 3 s for the goroutine count to fall to at most want,
+// and returns the count.
+func Settle(want int) int {
+	deadline := time.Now().Add(3 * time.Second)
+	for {
+		n := runtime.NumGoroutine()
+		if n <= want || time.Now().After(deadline) {
+			return n
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
 }

@@ -1,0 +1,99 @@
+package reconcile_test
+
+import (
+	"bytes"
+	"context"
+	"io"
+	"log/slog"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/umbrasec/umbra/collector/internal/api"
+	"github.com/umbrasec/umbra/collector/internal/cli"
+	"github.com/umbrasec/umbra/collector/internal/store/storetest"
+)
+
+// TestCLIEndToEnd drives the umbra commands of the register, identity
+// resolution and findings against a real API and ClickHouse.
+func TestCLIEndToEnd(t *testing.T) {
+	db := storetest.New(t)
+	ctx := context.Background()
+	now := time.Now().UTC().Truncate(time.Second)
+	ins := `INSERT INTO observations (observed_at, received_at, agent_id, report_id, idx, observer, method, ip, mac, mac_local, hostname, vendor, model, serial,
+via, port, open_ports, rtt_us, kinds, kind_reasons, evidence_keys, evidence_values)`
+	row := func(rep, method, ip, mac, host, vendor, via, port string) []any {
+		return []any{now, now, "agent-x", rep, uint32(0), "agent-x", method, ip, mac, uint8(0), host, vendor, "", "", via, port, []uint16{}, uint64(0),
+			[]string{"iot"}, []string{"oui"}, []string{}, []string{}}
+	}
+	if err := db.InsertRows(ctx, ins, [][]any{
+		row("r1", "arp", "10.0.0.9", "b8:27:eb:00:00:09", "=cmd|' /C calc'!A0", "Raspberry Pi", "", ""),
+		row("r2", "snmp-fdb", "", "b8:27:eb:00:00:09", "", "", "sw1", "Gi1/0/7"),
+		row("r3", "arp", "10.0.0.10", "00:1b:21:00:00:10", "prn-9", "HP", "", ""),
+	}); err != nil {
+		t.Fatal(err)
+	}
+	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
+	srv := httptest.NewServer(api.New(db, logger, api.Options{NoAuth: true}))
+	t.Cleanup(srv.Close)
+	dir := t.TempDir()
+	cfg := filepath.Join(dir, "umbra.json")
+	if err := os.WriteFile(cfg, []byte("{}"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("UMBRA_CONFIG", cfg)
+	t.Setenv("UMBRA_COLLECTOR", srv.URL)
+	umbra := func(args ...string) string {
+		t.Helper()
+		var out, errb bytes.Buffer
+		if code := cli.Run(ctx, args, &out, &errb); code != 0 {
+			t.Fatalf("umbra %s: exit %d: %s%s", strings.Join(args, " "), code, errb.String(), out.String())
+		}
+		return out.String()
+	}
+	expect := func(out string, want ...string) {
+		t.Helper()
+		for _, w := range want {
+			if !strings.Contains(out, w) {
+				t.Errorf("output lacks %q:\n%s", w, out)
+			}
+		}
+	}
+	expect(umbra("asset", "import", "--format", "snipeit", "../registry/testdata/snipeit.csv"), "imported snipeit CSV: 3 created, 0 updated")
+	expect(umbra("asset", "add", "--tag", "PRN-9", "--category", "peripheral", "--macs", "00:1b:21:00:00:10"), "created asset")
+	expect(umbra("reconcile", "now"), "into 2 devices")
+	shadow := umbra("report", "shadow")
+	expect(shadow, "PROBABLY", "Raspberry Pi iot", "1 unregistered devices", "why: no asset matches it and no agent reports from it", "agent-x", "sw1 port Gi1/0/7", "10.0.0.0/24 (assumed)", "Raspberry Pi")
+	t.Logf("umbra report shadow:\n%s", shadow)
+	expect(umbra("report", "shadow", "--csv"), "'=cmd|")
+	id := regexp.MustCompile(`f-[0-9a-f]{16}`).FindString(shadow)
+	dev := regexp.MustCompile(`dev-[0-9a-f]{16}`).FindString(umbra("device", "list"))
+	explain := umbra("device", "explain", dev)
+	t.Logf("umbra device explain %s:\n%s", dev, explain)
+	expect(explain, "identifiers:", "evidence:")
+	expect(umbra("finding", "ack", id, "--reason", "lab device", "--until", now.Add(48*time.Hour).Format("2006-01-02")), "acknowledged")
+	expect(umbra("finding", "list"), "acknowledged")
+	expect(umbra("finding", "register", id, "--tag", "PI-1", "--category", "facility"), "registered asset", "b8:27:eb:00:00:09")
+	expect(umbra("reconcile", "now"), "1 resolved")
+	expect(umbra("asset", "retire", "ASSET-0001", "--dispose", "--outcome", "recycled", "--wipe-method", "NIST 800-88 purge", "--wipe-certificate", "WIPE-42"), "is now disposed")
+	expect(umbra("asset", "show", "ASSET-0001"), "history:", "import", "dispose", "WIPE-42", "recycled")
+	expect(umbra("asset", "show", "--json", "ASSET-0001"), `"action": "dispose"`)
+	expect(umbra("asset", "export"), "ASSET-0001", "PI-1", "PRN-9")
+	kpi := umbra("report", "kpi")
+	expect(kpi, "devices 2", "registered 100.0%", "mean time to register")
+	if !regexp.MustCompile(`end-user-device\s+1\s+1299\.00`).MatchString(kpi) {
+		t.Errorf("KPIs lack the cost of end-user devices:\n%s", kpi)
+	}
+	expect(umbra("device", "split", "--identifiers", "mac:b8:27:eb:00:00:09", "--reason", "test"), "split s-")
+	n, err := db.Count(ctx, "SELECT count() FROM audit_log WHERE action IN ('asset.import', 'asset.create', 'finding.ack', 'finding.register', 'asset.dispose', 'device.split')")
+	if err != nil || n < 7 {
+		t.Errorf("audit log holds %d of the actions, %v", n, err)
+	}
+	if g, err := db.Count(ctx, "SELECT uniqExact(generation) FROM devices"); err != nil || g != 1 {
+		t.Errorf("devices hold %d generations, %v; want only the latest", g, err)
+	}
+}

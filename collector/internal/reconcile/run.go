@@ -1,0 +1,416 @@
+package reconcile
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
+	"log/slog"
+	"net/netip"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
+	"github.com/umbrasec/umbra/collector/internal/registry"
+	"github.com/umbrasec/umbra/collector/internal/store"
+)
+
+// Engine runs reconciliation against ClickHouse: a full recompute per run.
+type Engine struct {
+	db     *store.DB
+	reg    *registry.Register
+	log    *slog.Logger
+	now    func() time.Time
+	policy Policy
+
+	mu      sync.Mutex // guards lastVer
+	lastVer uint64
+}
+
+// runMu makes the runs of every engine in this process take turns: the
+// loop's and those the API starts.
+var runMu sync.Mutex
+
+// New returns an engine; now nil means time.Now.
+func New(db *store.DB, logger *slog.Logger, now func() time.Time) *Engine {
+	if now == nil {
+		now = time.Now
+	}
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	return &Engine{db: db, reg: registry.New(db, now), log: logger, now: now,
+		policy: Policy{MissingAfter: 14 * 24 * time.Hour, AgentSilentAfter: 7 * 24 * time.Hour}}
+}
+
+// Loop runs reconciliation every interval until ctx ends, and after each
+// run announces new findings on the alert channels.
+func (e *Engine) Loop(ctx context.Context, interval time.Duration, alerts ...Alerter) {
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		if _, err := e.Run(ctx, "loop"); err != nil && ctx.Err() == nil {
+			e.log.Warn("reconciliation failed", "error", err)
+		} else if err := e.Alert(ctx, alerts); err != nil && ctx.Err() == nil {
+			e.log.Warn("alerting failed", "error", err)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}
+
+// RunStats says what a run did.
+type RunStats struct {
+	Generation   uint64 `json:"generation"`
+	Observations int    `json:"observations"`
+	Devices      int    `json:"devices"`
+	Open         int    `json:"open"`
+	Opened       int    `json:"opened"`
+	Resolved     int    `json:"resolved"`
+	Unchanged    int    `json:"unchanged"`
+	DurationMS   int64  `json:"duration_ms"`
+}
+
+func (e *Engine) version() uint64 {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	v := max(uint64(e.now().UnixNano()), e.lastVer+1)
+	e.lastVer = v
+	return v
+}
+
+func dbTime(t time.Time) time.Time {
+	if t.IsZero() || t.Unix() <= 0 {
+		return time.Unix(0, 0).UTC()
+	}
+	return t.UTC()
+}
+
+func fromDB(t time.Time) time.Time {
+	if t.Unix() <= 0 {
+		return time.Time{}
+	}
+	return t.UTC()
+}
+
+// Observations reads every observation and agent inventory as input for
+// Resolve, and the subnets of the agents' interfaces.
+func (e *Engine) Observations(ctx context.Context) ([]Observation, []netip.Prefix, error) {
+	var obs []Observation
+	err := e.db.QueryEach(ctx, "observations", `SELECT observed_at, observer, method, ip, mac, hostname, vendor, serial, via, port, kinds,
+report_id, idx, evidence_keys, evidence_values FROM observations FINAL`, func(rows driver.Rows) error {
+		var o Observation
+		var rep string
+		var idx uint32
+		var ek, ev []string
+		if err := rows.Scan(&o.At, &o.Observer, &o.Method, &o.IP, &o.MAC, &o.Hostname, &o.Vendor, &o.Serial, &o.Via, &o.Port, &o.Kinds, &rep, &idx, &ek, &ev); err != nil {
+			return err
+		}
+		for i, k := range ek {
+			if (k == "client_id" || k == "dhcp_client_id" || k == "client-id") && i < len(ev) {
+				o.ClientID = ev[i]
+			}
+		}
+		o.Ref = fmt.Sprintf("%s#%d", rep, idx)
+		obs = append(obs, o)
+		return nil
+	})
+	if err != nil {
+		return nil, nil, err
+	}
+	type hw struct{ serial, uuid, vendor string }
+	hws := map[string]hw{}
+	err = e.db.QueryEach(ctx, "host hardware", `SELECT report_id, system_serial, system_uuid, system_vendor FROM host_hardware FINAL`, func(rows driver.Rows) error {
+		var rep string
+		var h hw
+		if err := rows.Scan(&rep, &h.serial, &h.uuid, &h.vendor); err != nil {
+			return err
+		}
+		hws[rep] = h
+		return nil
+	})
+	if err != nil {
+		return nil, nil, err
+	}
+	macs := map[string][]string{}
+	ips := map[string]string{}
+	prefixes := map[netip.Prefix]bool{}
+	err = e.db.QueryEach(ctx, "host interfaces", `SELECT report_id, mac, addrs, loopback FROM host_interfaces FINAL`, func(rows driver.Rows) error {
+		var rep, mac string
+		var addrs []string
+		var lo uint8
+		if err := rows.Scan(&rep, &mac, &addrs, &lo); err != nil {
+			return err
+		}
+		if lo == 1 {
+			return nil
+		}
+		if mac != "" {
+			macs[rep] = append(macs[rep], mac)
+		}
+		for _, a := range addrs {
+			if p, err := netip.ParsePrefix(a); err == nil && !p.Addr().IsLinkLocalUnicast() && !p.Addr().IsLoopback() {
+				prefixes[p.Masked()] = true
+				if ips[rep] == "" && p.Addr().Is4() {
+					ips[rep] = p.Addr().String()
+				}
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, nil, err
+	}
+	err = e.db.QueryEach(ctx, "inventories", `SELECT agent_id, report_id, collected_at, host_id, hostname FROM inventories FINAL`, func(rows driver.Rows) error {
+		var o Observation
+		var rep string
+		if err := rows.Scan(&o.AgentID, &rep, &o.At, &o.HostID, &o.Hostname); err != nil {
+			return err
+		}
+		h := hws[rep]
+		o.Ref, o.Observer, o.Method = "inventory:"+rep, o.AgentID, "self"
+		o.Serial, o.UUID, o.Vendor, o.MACs, o.IP = h.serial, h.uuid, h.vendor, macs[rep], ips[rep]
+		obs = append(obs, o)
+		return nil
+	})
+	if err != nil {
+		return nil, nil, err
+	}
+	var ps []netip.Prefix
+	for p := range prefixes {
+		ps = append(ps, p)
+	}
+	sort.Slice(ps, func(i, j int) bool { return ps[i].String() < ps[j].String() })
+	return obs, ps, nil
+}
+
+// Splits returns the operators' splits.
+func (e *Engine) Splits(ctx context.Context) ([]Split, error) {
+	var out []Split
+	err := e.db.QueryEach(ctx, "device splits", `SELECT split_id, identifiers, deleted FROM device_splits FINAL`, func(rows driver.Rows) error {
+		var s Split
+		var del uint8
+		if err := rows.Scan(&s.ID, &s.Identifiers, &del); err != nil {
+			return err
+		}
+		if del == 0 {
+			out = append(out, s)
+		}
+		return nil
+	})
+	return out, err
+}
+
+// AddSplit records that identifiers must stay apart from the rest of their
+// device, in every future run.
+func (e *Engine) AddSplit(ctx context.Context, actor registry.Actor, ids []string, reason string) (string, error) {
+	if len(ids) == 0 {
+		return "", fmt.Errorf("%w: a split needs at least one identifier", ErrInvalid)
+	}
+	for i, id := range ids {
+		typ, v, ok := strings.Cut(strings.ToLower(strings.TrimSpace(id)), ":")
+		if _, known := priority[typ]; !ok || !known || v == "" {
+			return "", fmt.Errorf("%w: identifier %q: want type:value with a type of serial, mac, agent, dhcp, hostid, uuid, rmac, seenname, anon", ErrInvalid, id)
+		}
+		ids[i] = typ + ":" + v
+	}
+	var b [8]byte
+	_, _ = rand.Read(b[:])
+	id := "s-" + hex.EncodeToString(b[:])
+	v := e.version()
+	if err := e.db.InsertRows(ctx, "INSERT INTO device_splits (split_id, version, identifiers, reason, deleted, changed_by, changed_at)",
+		[][]any{{id, v, ids, reason, uint8(0), actor.ID, dbTime(e.now())}}); err != nil {
+		return "", err
+	}
+	return id, e.audit(ctx, actor, "device.split", id, strings.Join(ids, " "))
+}
+
+func (e *Engine) audit(ctx context.Context, actor registry.Actor, action, target, detail string) error {
+	var b [8]byte
+	_, _ = rand.Read(b[:])
+	return e.db.Audit(ctx, store.AuditEvent{At: e.now(), EventID: hex.EncodeToString(b[:]), Actor: actor.ID, ActorKind: actor.Kind,
+		Action: action, Target: target, Outcome: "ok", RemoteAddr: actor.Remote, Detail: detail})
+}
+
+// Rules returns the software catalogue.
+func (e *Engine) Rules(ctx context.Context) ([]Rule, error) {
+	var out []Rule
+	err := e.db.QueryEach(ctx, "software rules", `SELECT rule_id, decision, name_pattern, publisher_pattern, source_pattern, entitlements, note, deleted FROM software_rules FINAL ORDER BY rule_id`, func(rows driver.Rows) error {
+		var r Rule
+		var del uint8
+		var ent uint32
+		if err := rows.Scan(&r.ID, &r.Decision, &r.NamePattern, &r.PublisherPattern, &r.SourcePattern, &ent, &r.Note, &del); err != nil {
+			return err
+		}
+		r.Entitlements = int(ent)
+		if del == 0 {
+			out = append(out, r)
+		}
+		return nil
+	})
+	return out, err
+}
+
+// AddRule adds an approve or deny rule to the software catalogue.
+func (e *Engine) AddRule(ctx context.Context, actor registry.Actor, r Rule) (Rule, error) {
+	if r.Decision != "approve" && r.Decision != "deny" {
+		return r, fmt.Errorf("%w: decision %q: want approve or deny", ErrInvalid, r.Decision)
+	}
+	if r.Entitlements < 0 || r.Entitlements > 1<<30 || r.Entitlements > 0 && r.Decision != "approve" {
+		return r, fmt.Errorf("%w: entitlements must be a count of licences on an approve rule", ErrInvalid)
+	}
+	if r.NamePattern == "" && r.PublisherPattern == "" && r.SourcePattern == "" {
+		return r, fmt.Errorf("%w: a rule needs a name, publisher or source pattern", ErrInvalid)
+	}
+	if _, err := pathMatchCheck(r.NamePattern, r.PublisherPattern, r.SourcePattern); err != nil {
+		return r, err
+	}
+	var b [6]byte
+	_, _ = rand.Read(b[:])
+	r.ID = "r-" + hex.EncodeToString(b[:])
+	v := e.version()
+	if err := e.db.InsertRows(ctx, "INSERT INTO software_rules (rule_id, version, decision, name_pattern, publisher_pattern, source_pattern, entitlements, note, deleted, changed_by, changed_at)",
+		[][]any{{r.ID, v, r.Decision, r.NamePattern, r.PublisherPattern, r.SourcePattern, uint32(r.Entitlements), r.Note, uint8(0), actor.ID, dbTime(e.now())}}); err != nil {
+		return r, err
+	}
+	return r, e.audit(ctx, actor, "software.rule."+r.Decision, r.ID, fmt.Sprintf("name=%q publisher=%q source=%q", r.NamePattern, r.PublisherPattern, r.SourcePattern))
+}
+
+func pathMatchCheck(pats ...string) (bool, error) {
+	for _, p := range pats {
+		if _, err := pathMatch(p); err != nil {
+			return false, fmt.Errorf("%w: pattern %q: %v", ErrInvalid, p, err)
+		}
+	}
+	return true, nil
+}
+
+// Run recomputes devices and findings and stores them.
+func (e *Engine) Run(ctx context.Context, trigger string) (RunStats, error) {
+	runMu.Lock()
+	defer runMu.Unlock()
+	start := e.now()
+	obs, prefixes, err := e.Observations(ctx)
+	if err != nil {
+		return RunStats{}, err
+	}
+	splits, err := e.Splits(ctx)
+	if err != nil {
+		return RunStats{}, err
+	}
+	devs := Resolve(obs, splits, prefixes)
+	assets, err := e.reg.List(ctx)
+	if err != nil {
+		return RunStats{}, err
+	}
+	sw, err := e.db.SoftwareInstalls(ctx)
+	if err != nil {
+		return RunStats{}, err
+	}
+	var software []Software
+	for _, s := range sw {
+		software = append(software, Software{Name: s.Name, Source: s.Source, Publishers: s.Publishers, Versions: s.Versions, Agents: s.Agents, Installs: int(s.Installs)})
+	}
+	rules, err := e.Rules(ctx)
+	if err != nil {
+		return RunStats{}, err
+	}
+	pol := e.policy
+	pol.Now = start
+	fs := Findings(devs, assets, software, rules, pol)
+	gen := e.version()
+	st := RunStats{Generation: gen, Observations: len(obs), Devices: len(devs), Open: len(fs)}
+	if err := e.storeDevices(ctx, gen, devs); err != nil {
+		return st, err
+	}
+	if err := e.storeFindings(ctx, fs, &st); err != nil {
+		return st, err
+	}
+	if err := e.db.InsertRows(ctx, "INSERT INTO reconcile_runs (generation, started_at, finished_at, observations, devices, findings_open, trigger)",
+		[][]any{{gen, dbTime(start), dbTime(e.now()), uint64(len(obs)), uint64(len(devs)), uint64(len(fs)), trigger}}); err != nil {
+		return st, err
+	}
+	if err := e.prune(ctx, gen); err != nil {
+		e.log.Warn("dropping old device generations", "error", err)
+	}
+	st.DurationMS = e.now().Sub(start).Milliseconds()
+	e.log.Info("reconciled", "trigger", trigger, "observations", st.Observations, "devices", st.Devices, "findings_open", st.Open,
+		"opened", st.Opened, "resolved", st.Resolved, "duration_seconds", float64(st.DurationMS)/1000)
+	return st, nil
+}
+
+// prune drops the partitions of device generations older than gen.
+func (e *Engine) prune(ctx context.Context, gen uint64) error {
+	for _, t := range []string{"devices", "device_identifiers", "device_evidence"} {
+		var old []uint64
+		err := e.db.QueryEach(ctx, "partitions", `SELECT DISTINCT partition FROM system.parts
+WHERE database = currentDatabase() AND table = ? AND active`, func(rows driver.Rows) error {
+			var p string
+			if err := rows.Scan(&p); err != nil {
+				return err
+			}
+			if n, err := strconv.ParseUint(strings.Trim(p, "'"), 10, 64); err == nil && n < gen {
+				old = append(old, n)
+			}
+			return nil
+		}, t)
+		if err != nil {
+			return err
+		}
+		for _, n := range old {
+			// t is a constant of this loop and n a number: no data reaches the text.
+			if err := e.db.Exec(ctx, fmt.Sprintf("ALTER TABLE %s DROP PARTITION %d", t, n)); err != nil {
+				return fmt.Errorf("dropping generation %d of %s: %w", n, t, err)
+			}
+		}
+	}
+	return nil
+}
+
+func nn(s []string) []string {
+	if s == nil {
+		return []string{}
+	}
+	return s
+}
+
+func (e *Engine) storeDevices(ctx context.Context, gen uint64, devs []Device) error {
+	var drows, irows, erows [][]any
+	for _, d := range devs {
+		drows = append(drows, []any{gen, d.ID, dbTime(d.FirstSeen), dbTime(d.LastSeen), nn(d.Hostnames), d.Vendor, nn(d.Kinds), nn(d.IPs), nn(d.MACs),
+			nn(d.Serials), nn(d.Agents), nn(d.Observers), nn(d.Methods), nn(d.Subnets), nn(d.SwitchPorts), boolU8(d.Anonymous), uint64(d.Observations)})
+		for _, x := range d.Identifiers {
+			irows = append(irows, []any{gen, d.ID, x.ID, dbTime(x.FirstSeen), dbTime(x.LastSeen)})
+		}
+		for i, ev := range d.Evidence {
+			rep, idx := ev.Ref, uint32(0)
+			if r, n, ok := strings.Cut(ev.Ref, "#"); ok {
+				rep = r
+				fmt.Sscan(n, &idx)
+			}
+			erows = append(erows, []any{gen, d.ID, uint32(i), nn(ev.Tied), ev.Outcome, ev.Method, ev.Observer, rep, idx, dbTime(ev.FirstSeen), dbTime(ev.LastSeen), uint64(ev.Count)})
+		}
+	}
+	if err := e.db.InsertRows(ctx, `INSERT INTO devices (generation, device_id, first_seen, last_seen, hostnames, vendor, kinds, ips, macs,
+serials, agents, observers, methods, subnets, switch_ports, anonymous, observations)`, drows); err != nil {
+		return err
+	}
+	if err := e.db.InsertRows(ctx, "INSERT INTO device_identifiers (generation, device_id, identifier, first_seen, last_seen)", irows); err != nil {
+		return err
+	}
+	return e.db.InsertRows(ctx, `INSERT INTO device_evidence (generation, device_id, idx, tied, outcome, method, observer, report_id, obs_idx,
+first_seen, last_seen, count)`, erows)
+}
+
+func boolU8(b bool) uint8 {
+	if b {
+		return 1
+	}
+	return 0
+}

@@ -1,0 +1,64 @@
+package store
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
+)
+
+// QueryEach runs a query and calls scan for every row; what names the data
+// in errors. Packages that own their tables (registry, reconcile) read with
+// it; the query text must be a constant, values bound with ?.
+func (db *DB) QueryEach(ctx context.Context, what, query string, scan func(driver.Rows) error, args ...any) error {
+	return db.each(ctx, what, query, scan, args...)
+}
+
+// InsertRows writes rows with one batch. insert is "INSERT INTO t (a, b)":
+// 18.16 needs the explicit column list.
+func (db *DB) InsertRows(ctx context.Context, insert string, rows [][]any) error {
+	if len(rows) == 0 {
+		return nil
+	}
+	if err := db.insertRows(ctx, insert, rows); err != nil {
+		return fmt.Errorf("writing %d rows: %w", len(rows), err)
+	}
+	return nil
+}
+
+// SoftwareInstall is one package (name and source) across the fleet with
+// the agents whose current software has it.
+type SoftwareInstall struct {
+	Name       string
+	Source     string
+	Publishers []string
+	Versions   []string
+	// Agents are up to MaxSoftwareAgents of the agents that have it.
+	Agents   []string
+	Installs uint64
+}
+
+// MaxSoftwareAgents bounds SoftwareInstall.Agents.
+const MaxSoftwareAgents = 100
+
+// SoftwareInstalls lists every package installed across the fleet, each
+// agent counted by its current software, with the agents that have it.
+func (db *DB) SoftwareInstalls(ctx context.Context) ([]SoftwareInstall, error) {
+	q := `
+SELECT c_name, source, groupUniqArray(c_publisher), groupUniqArray(c_version),
+    arraySlice(arraySort(groupUniqArray(agent_id)), 1, ?), uniqExact(agent_id)
+FROM (` + currentSoftwareQuery + `)
+GROUP BY c_name, source
+ORDER BY c_name, source`
+	var out []SoftwareInstall
+	err := db.each(ctx, "software installs", q, func(rows driver.Rows) error {
+		var s SoftwareInstall
+		if err := rows.Scan(&s.Name, &s.Source, &s.Publishers, &s.Versions, &s.Agents, &s.Installs); err != nil {
+			return err
+		}
+		s.Publishers, s.Versions = withoutEmpty(s.Publishers), withoutEmpty(s.Versions)
+		out = append(out, s)
+		return nil
+	}, uint64(MaxSoftwareAgents), "", "", "", "")
+	return out, err
+}
