@@ -2,7 +2,6 @@ package cli
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"time"
@@ -67,19 +66,8 @@ func runRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	if err := rep.Validate(wire.DefaultLimits, now); err != nil {
 		return fmt.Errorf("not sending report %s: %w", rep.ID, err)
 	}
-	sent, err := client.Send(ctx, rep)
+	sent, err := sendReport(ctx, client, rep, "run", stderr)
 	if err != nil {
-		var refused *uplink.RefusedError
-		if errors.As(err, &refused) && refused.Code/100 == 4 && refused.Code != 429 {
-			// A final answer: say it as the collector did, with every problem.
-			fmt.Fprintf(stderr, "umbra-agent run: %v\n", refused)
-			for _, p := range refused.Problem.Problems {
-				if p != refused.Problem.Error {
-					fmt.Fprintf(stderr, "  %s\n", p)
-				}
-			}
-			return errReported
-		}
 		return err
 	}
 	fmt.Fprintf(stdout, "sent inventory report %s (%d bytes)\n", rep.ID, sent.Bytes)

@@ -3,8 +3,6 @@ package cli
 import (
 	"context"
 	"encoding/json"
-	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -65,19 +63,9 @@ func runScan(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	portsFlag := fs.String("ports", "", "TCP `ports` to probe on live hosts (comma-separated), or none for liveness only\n"+
 		"(like nmap -sn); the default is the profile's set")
 	// Targets and flags may come in any order.
-	var specs []string
-	for {
-		if err := fs.Parse(args); err != nil {
-			if errors.Is(err, flag.ErrHelp) {
-				return err
-			}
-			return errFlags
-		}
-		if fs.NArg() == 0 {
-			break
-		}
-		specs = append(specs, fs.Arg(0))
-		args = fs.Args()[1:]
+	specs, err := parseMixed(fs, args)
+	if err != nil {
+		return err
 	}
 	if len(specs) == 0 {
 		return usagef("no targets: give at least one CIDR, range or address")

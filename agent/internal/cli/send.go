@@ -5,7 +5,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -90,19 +89,9 @@ func runSend(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	stateDir := fs.String("state-dir", "", "`folder` of the agent's state: its credential and pinned CA (default "+state.DefaultDir()+")")
 	timeout := fs.Duration("timeout", 30*time.Second, "give up after this long, retries included")
 	// The file and the flags may come in any order.
-	var files []string
-	for {
-		if err := fs.Parse(args); err != nil {
-			if errors.Is(err, flag.ErrHelp) {
-				return err
-			}
-			return errFlags
-		}
-		if fs.NArg() == 0 {
-			break
-		}
-		files = append(files, fs.Arg(0))
-		args = fs.Args()[1:]
+	files, err := parseMixed(fs, args)
+	if err != nil {
+		return err
 	}
 	if len(files) != 1 {
 		return usagef("give exactly one report file (written by 'umbra-agent scan --out FILE')")
@@ -131,20 +120,31 @@ func runSend(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	}
 	ctx, cancel := context.WithTimeout(ctx, *timeout)
 	defer cancel()
+	sent, err := sendReport(ctx, client, rep, "send", stderr)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "sent %s report %s (%d bytes)\n", rep.Kind, rep.ID, sent.Bytes)
+	return nil
+}
+
+// sendReport sends rep through client. A final refusal (4xx but 429) is
+// said as the collector said it, every problem on its own line, under the
+// name of the command, and returns errReported.
+func sendReport(ctx context.Context, client *uplink.Client, rep *wire.Report, command string, stderr io.Writer) (uplink.Sent, error) {
 	sent, err := client.Send(ctx, rep)
 	if err != nil {
 		var refused *uplink.RefusedError
 		if errors.As(err, &refused) && refused.Code/100 == 4 && refused.Code != 429 {
-			fmt.Fprintf(stderr, "umbra-agent send: %v\n", refused)
+			fmt.Fprintf(stderr, "umbra-agent %s: %v\n", command, refused)
 			for _, p := range refused.Problem.Problems {
 				if p != refused.Problem.Error {
 					fmt.Fprintf(stderr, "  %s\n", p)
 				}
 			}
-			return errReported
+			return uplink.Sent{}, errReported
 		}
-		return err
+		return uplink.Sent{}, err
 	}
-	fmt.Fprintf(stdout, "sent %s report %s (%d bytes)\n", rep.Kind, rep.ID, sent.Bytes)
-	return nil
+	return sent, nil
 }
