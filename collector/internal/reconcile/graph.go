@@ -371,6 +371,7 @@ func Resolve(obs []Observation, splits []Split, subnets []netip.Prefix) []Device
 			g.span[id] = sp
 		}
 	}
+	obs = foldSNMPInterfaces(obs)
 	ps := make([]*placed, len(obs))
 	for i := range obs {
 		ps[i] = &placed{o: &obs[i]}
@@ -512,6 +513,45 @@ func Resolve(obs []Observation, splits []Split, subnets []netip.Prefix) []Device
 		p.outcome = []Evidence{{Tied: []string{id}, Outcome: "seen by IP only", Method: p.o.Method, Observer: p.o.Observer, Ref: p.o.Ref, FirstSeen: p.o.At, LastSeen: p.o.At, Count: 1}}
 	}
 	return build(g, ps, subnets)
+}
+
+// foldSNMPInterfaces gives each device that described itself over SNMP the
+// MACs of its other interfaces: the observations of one walk whose Via is
+// the address the device answered on (a router's second interface, on
+// another subnet). A device's own SNMP agent is trusted, so those MACs are
+// the same device; without this, a registered router's second interface
+// would look like an unregistered device. The input is not modified.
+func foldSNMPInterfaces(obs []Observation) []Observation {
+	type walk struct {
+		observer, ip string
+		at           time.Time
+	}
+	main := map[walk]int{}
+	for i, o := range obs {
+		if o.Method == "snmp" && o.Via == "" && o.IP != "" {
+			main[walk{o.Observer, o.IP, o.At}] = i
+		}
+	}
+	var out []Observation
+	for _, o := range obs {
+		if o.Method != "snmp" || o.Via == "" || o.MAC == "" {
+			continue
+		}
+		i, ok := main[walk{o.Observer, o.Via, o.At}]
+		if !ok {
+			continue
+		}
+		if out == nil {
+			out = slices.Clone(obs)
+		}
+		if !slices.Contains(out[i].MACs, o.MAC) && out[i].MAC != o.MAC {
+			out[i].MACs = append(slices.Clone(out[i].MACs), o.MAC)
+		}
+	}
+	if out == nil {
+		return obs
+	}
+	return out
 }
 
 func absDur(d time.Duration) time.Duration {

@@ -63,6 +63,16 @@ func TestResolve(t *testing.T) {
 			want: []string{"agent:A hostid:hid-a mac:" + g1 + " mac:" + g2 + " serial:sn-lap1"},
 		},
 		{
+			name: "a router's interfaces described by its own SNMP agent are one device",
+			obs: []Observation{
+				{Ref: "s1", At: at(0), Observer: "X", Method: "snmp", IP: "10.0.0.1", MAC: g1, Hostname: "rtr"},
+				{Ref: "s2", At: at(0), Observer: "X", Method: "snmp", IP: "10.0.1.1", MAC: g2, Hostname: "rtr", Via: "10.0.0.1", Port: "eth1"},
+				// Another walk's interface, of another device: not folded in.
+				{Ref: "s3", At: at(1), Observer: "X", Method: "snmp", IP: "10.0.2.1", MAC: g3, Hostname: "rtr2", Via: "10.0.0.9"},
+			},
+			want: []string{"mac:" + g1 + " mac:" + g2, "mac:" + g3},
+		},
+		{
 			name: "placeholder serials never link",
 			obs: []Observation{
 				inv("i1", "A", "To be filled by O.E.M.", "", 0, g1),
