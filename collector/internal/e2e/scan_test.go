@@ -26,6 +26,7 @@ type bed struct {
 	Hosts   []struct {
 		Name string `json:"name"`
 		IP   string `json:"ip"`
+		MAC  string `json:"mac"`
 		Role string `json:"role"`
 	} `json:"hosts"`
 	Mgmt *struct {
@@ -249,6 +250,24 @@ func TestScanJobOnTestNetwork(t *testing.T) {
 		t.Errorf("umbra credential list:\n%s", list)
 	}
 
+	// The register holds the router, the switch, the printer and the file
+	// server; nothing else on the office network is registered.
+	registered := map[string]bool{"router": true, "switch": true, "printer": true, "server": true}
+	var csv strings.Builder
+	csv.WriteString("tag,name,category,serial,macs,hostname,owner,location,lifecycle\n")
+	for i, h := range b.Hosts {
+		if registered[h.Name] {
+			fmt.Fprintf(&csv, "IT-%d,%s,network-infrastructure,,%s,%s,it-ops,HQ,deployed\n", 1000+i, h.Name, h.MAC, h.Name)
+		}
+	}
+	regFile := filepath.Join(t.TempDir(), "register.csv")
+	if err := os.WriteFile(regFile, []byte(csv.String()), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if out := umbra(nil, "asset", "import", regFile); !strings.Contains(out, "4 created") {
+		t.Fatalf("umbra asset import: %s", out)
+	}
+
 	// Outside the allowed ranges, or too large: refused.
 	for _, target := range []string{"10.0.0.0/24", "198.18.0.0/16", "8.8.8.8"} {
 		if out, stderr, err := runEnv(cliEnv, filepath.Join(bin, "umbra"), "scan", "create", target); err == nil || !strings.Contains(stderr, "refused") {
@@ -293,6 +312,45 @@ func TestScanJobOnTestNetwork(t *testing.T) {
 	// SNMP read the router through the credential sent in the job.
 	if !strings.Contains(table, "rtr-office-1") && !strings.Contains(umbra(nil, "devices", "--json"), "rtr-office-1") {
 		t.Errorf("umbra devices lacks the router's SNMP name rtr-office-1:\n%s", table)
+	}
+
+	// The shadow report: every device of the office that no register holds
+	// and no agent reports from, and none of the registered ones.
+	umbra(nil, "reconcile", "now")
+	var shadow struct {
+		Findings []struct {
+			Kind  string   `json:"kind"`
+			Why   string   `json:"why"`
+			IPs   []string `json:"ips"`
+			MACs  []string `json:"macs"`
+			Ports []string `json:"switch_ports"`
+		} `json:"findings"`
+	}
+	if err := json.Unmarshal([]byte(umbra(nil, "report", "shadow", "--json")), &shadow); err != nil {
+		t.Fatalf("umbra report shadow --json: %v", err)
+	}
+	flagged := map[string]bool{}
+	for _, f := range shadow.Findings {
+		if f.Kind != "unregistered-device" || f.Why == "" {
+			t.Errorf("shadow report row %+v: want an unregistered-device with a why", f)
+		}
+		for _, x := range append(f.IPs, f.MACs...) {
+			flagged[x] = true
+		}
+	}
+	for _, h := range b.Hosts {
+		if !strings.HasPrefix(h.IP, "198.18.1.") || h.Role == "scanner" || h.Role == "plain" {
+			continue
+		}
+		switch hit := flagged[h.IP] || flagged[h.MAC]; {
+		case registered[h.Name] && hit:
+			t.Errorf("registered %s (%s, %s) is in the shadow report", h.Name, h.IP, h.MAC)
+		case !registered[h.Name] && !hit:
+			t.Errorf("unregistered %s (%s, %s) is not in the shadow report", h.Name, h.IP, h.MAC)
+		}
+	}
+	if t.Failed() {
+		t.Logf("umbra report shadow:\n%s", umbra(nil, "report", "shadow"))
 	}
 
 	// Every scan request is audited with who asked; no secret is printed
