@@ -15,7 +15,7 @@ all: build
 build:
 	@mkdir -p bin
 	cd agent && go build -trimpath -ldflags '$(LDFLAGS)' -o ../bin/ ./cmd/umbra-agent
-	cd collector && go build -trimpath -ldflags '$(LDFLAGS)' -o ../bin/ ./cmd/umbra-collector ./cmd/umbra
+	cd collector && go build -trimpath -ldflags '$(LDFLAGS)' -o ../bin/ ./cmd/umbra-collector ./cmd/umbra ./cmd/umbra-loadgen
 
 run:
 	@scripts/run.sh

@@ -12,11 +12,14 @@
 #              the switch's veth pairs, BENCH_FI_RUNS (1) fusioninventory runs.
 #   inventory  umbra-agent inventory vs fusioninventory-agent (when
 #              scripts/bench-inventory.sh exists).
+#   ingest     umbra-loadgen's 1,000 agents against the collector, and software
+#              rows/s end to end vs a raw clickhouse-client insert
+#              (scripts/bench-ingest.sh).
 #   footprint  the idle agent's RSS and CPU per hour vs fusioninventory-agent
 #              in daemon mode (scripts/bench-footprint.sh).
 #   go         the Go benchmarks (spool, parsers, ingest).
 #
-# BENCH_RUNS (5) sets the repetitions; BENCH_ONLY=scan|inventory|footprint|go
+# BENCH_RUNS (5) sets the repetitions; BENCH_ONLY=scan|inventory|ingest|footprint|go
 # runs one.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -208,6 +211,11 @@ fi
 if want inventory && [ -x scripts/bench-inventory.sh ]; then
 	say "inventory: umbra-agent vs fusioninventory-agent"
 	scripts/bench-inventory.sh | tee -a "$results"
+fi
+
+if want ingest; then
+	say "ingest: 1,000 simulated agents; rows/s against a raw clickhouse-client insert"
+	scripts/bench-ingest.sh | tee -a "$results"
 fi
 
 if want footprint; then
