@@ -15,6 +15,8 @@ import (
 	"time"
 
 	"github.com/umbrasec/umbra/collector/internal/adminapi"
+	"github.com/umbrasec/umbra/collector/internal/api"
+	"github.com/umbrasec/umbra/collector/internal/reconcile"
 )
 
 const scanUsage = `Usage: umbra scan create CIDR… [--methods sweep,snmp,mdns,names] [--credentials NAME,…] [--agent ID] [--wait]
@@ -198,6 +200,10 @@ func dashIf(s string) string {
 // pollEvery is how often --wait asks for the scan's state.
 const pollEvery = 500 * time.Millisecond
 
+// findingsSettle is how long showNewFindings waits between two looks at
+// the count of observations.
+var findingsSettle = 2 * time.Second
+
 // follow polls the scan until it ends, drawing a progress bar on a
 // terminal and a line per change otherwise, then prints a summary.
 func follow(ctx context.Context, c *client, id string, stdout, stderr io.Writer, asJSON bool) int {
@@ -255,10 +261,15 @@ poll:
 	if s.Error != "" {
 		fmt.Fprintln(stdout, "error:", cell(s.Error))
 	}
-	fmt.Fprintln(stdout, "the devices found: umbra devices; unregistered ones: umbra report shadow")
 	if s.State != "done" {
 		return exitError
 	}
+	since := time.Now()
+	if s.StartedAt != nil {
+		since = *s.StartedAt
+	}
+	showNewFindings(ctx, c, since, stdout, stderr)
+	fmt.Fprintln(stdout, "every device found: umbra devices; every unregistered one: umbra report shadow")
 	return exitOK
 }
 
@@ -487,4 +498,56 @@ func credentialScanCmd(ctx context.Context, args []string, stdin io.Reader, stdo
 		}
 	}
 	return exitOK
+}
+
+// showNewFindings waits until the scan's results have reached the
+// collector (the agent sends them through its spool, so they arrive just
+// after the scan ends: the count of reconciled observations stops
+// growing), reconciles, and prints the unregistered devices first reported
+// since the scan started.
+func showNewFindings(ctx context.Context, c *client, since time.Time, stdout, stderr io.Writer) {
+	prev, stable := -1, 0
+	deadline := time.Now().Add(time.Minute)
+	for stable < 2 && time.Now().Before(deadline) {
+		var st reconcile.RunStats
+		if err := c.do(ctx, http.MethodPost, api.PathRecRun, struct{}{}, &st); err != nil {
+			fmt.Fprintln(stderr, "new findings not shown: reconciling:", err)
+			return
+		}
+		if st.Observations == prev {
+			stable++
+		} else {
+			prev, stable = st.Observations, 0
+		}
+		t := time.NewTimer(findingsSettle)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return
+		case <-t.C:
+		}
+	}
+	q := url.Values{"kind": {reconcile.KindUnregisteredDevice}, "state": {"open"}}
+	var out struct {
+		Findings []reconcile.StoredFinding `json:"findings"`
+	}
+	if err := c.do(ctx, http.MethodGet, api.PathFindings+"?"+q.Encode(), nil, &out); err != nil {
+		fmt.Fprintln(stderr, "new findings not shown:", err)
+		return
+	}
+	var fresh []reconcile.StoredFinding
+	for _, f := range out.Findings {
+		if !f.OpenedAt.Before(since.Truncate(time.Second)) {
+			fresh = append(fresh, f)
+		}
+	}
+	if len(fresh) == 0 {
+		fmt.Fprintln(stdout, "no new unregistered devices")
+		return
+	}
+	fmt.Fprintf(stdout, "%d new unregistered devices:\n", len(fresh))
+	writeShadow(stdout, fresh, func(err error) int {
+		fmt.Fprintln(stderr, "umbra scan create:", err)
+		return exitError
+	})
 }

@@ -9,8 +9,11 @@ import (
 	"strings"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/umbrasec/umbra/collector/internal/adminapi"
+	"github.com/umbrasec/umbra/collector/internal/api"
+	"github.com/umbrasec/umbra/collector/internal/reconcile"
 )
 
 func TestProgressLine(t *testing.T) {
@@ -45,6 +48,20 @@ func TestScanCreateWait(t *testing.T) {
 			if n >= 3 {
 				s.State, s.Percent = "done", 100
 			}
+		case r.Method == http.MethodPost && r.URL.Path == api.PathRecRun:
+			_ = json.NewEncoder(w).Encode(reconcile.RunStats{Observations: 12})
+			return
+		case r.URL.Path == api.PathFindings:
+			if q := r.URL.Query(); q.Get("kind") != reconcile.KindUnregisteredDevice || q.Get("state") != "open" {
+				t.Errorf("findings query %v", q)
+			}
+			mk := func(mac string, opened time.Time) reconcile.StoredFinding {
+				return reconcile.StoredFinding{Finding: reconcile.Finding{ID: "f-" + mac, Kind: reconcile.KindUnregisteredDevice,
+					MACs: []string{mac}, Why: "no asset matches it"}, State: "open", OpenedAt: opened}
+			}
+			_ = json.NewEncoder(w).Encode(map[string]any{"findings": []reconcile.StoredFinding{
+				mk("44:19:b6:10:00:18", time.Now().Add(time.Second)), mk("00:1b:21:10:00:17", time.Now().Add(-time.Hour))}})
+			return
 		default:
 			http.NotFound(w, r)
 			return
@@ -52,12 +69,19 @@ func TestScanCreateWait(t *testing.T) {
 		_ = json.NewEncoder(w).Encode(s)
 	}))
 	defer srv.Close()
+	defer func(d time.Duration) { findingsSettle = d }(findingsSettle)
+	findingsSettle = time.Millisecond
 	var out, errb bytes.Buffer
 	env := map[string]string{"UMBRA_COLLECTOR": srv.URL, "UMBRA_TOKEN": "t"}
 	getenv := func(k string) string { return env[k] }
 	code := run(context.Background(), []string{"scan", "create", "198.18.1.0/24", "--credentials", "ro", "--wait"}, &out, &errb, getenv)
 	if code != exitOK {
 		t.Fatalf("exit %d\n%s%s", code, out.String(), errb.String())
+	}
+	// The summary ends with the unregistered devices new since the scan
+	// started, not the older ones.
+	if o := out.String(); !strings.Contains(o, "1 new unregistered devices") || !strings.Contains(o, "44:19:b6:10:00:18") || strings.Contains(o, "00:1b:21:10:00:17") {
+		t.Errorf("new findings in the summary:\n%s", o)
 	}
 	for _, want := range []string{" 30% arp", " 60% arp", "scan scan-1 done: 3 hosts found among 254 addresses of 198.18.1.0/24 by agent a1"} {
 		if !strings.Contains(out.String(), want) {

@@ -287,6 +287,9 @@ func TestScanJobOnTestNetwork(t *testing.T) {
 	if !strings.Contains(out, "%") {
 		t.Errorf("umbra scan create --wait showed no progress:\n%s", out)
 	}
+	if !strings.Contains(out, " new unregistered devices:") {
+		t.Errorf("umbra scan create --wait did not end with the new unregistered devices:\n%s", out)
+	}
 	var scans adminapi.ScanList
 	if err := json.Unmarshal([]byte(umbra(nil, "scan", "list", "--json")), &scans); err != nil || len(scans.Scans) != 1 {
 		t.Fatalf("umbra scan list --json: %v %+v", err, scans)
