@@ -69,15 +69,9 @@ func regCmd(ctx context.Context, noun string, args []string, stdout, stderr io.W
 		fs.PrintDefaults()
 	}
 	// Flags may follow the positional argument: umbra finding ack ID --reason R.
-	var pos []string
-	for {
-		if code, ok := parseFlags(fs, args, -1, stderr); !ok {
-			return code
-		}
-		if fs.NArg() == 0 {
-			break
-		}
-		pos, args = append(pos, fs.Arg(0)), fs.Args()[1:]
+	pos, code, ok := interleaved(fs, args)
+	if !ok {
+		return code
 	}
 	arg := func() (string, bool) {
 		if len(pos) != 1 {

@@ -3,7 +3,6 @@ package cli
 import (
 	"bufio"
 	"context"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -31,15 +30,16 @@ refuses targets outside its --scan-allow ranges. Needs the operator or
 admin role.
 `
 
-// interleaved parses flags and positional arguments in any order.
-func interleaved(fs *flag.FlagSet, args []string) ([]string, error) {
-	var pos []string
+// interleaved parses flags and positional arguments in any order and
+// returns the positional ones. On a mistake it returns ok=false and the
+// exit code: exitOK after -h, exitUsage otherwise.
+func interleaved(fs *flag.FlagSet, args []string) (pos []string, code int, ok bool) {
 	for {
-		if err := fs.Parse(args); err != nil {
-			return nil, err
+		if code, ok := parseFlags(fs, args, -1, nil); !ok {
+			return nil, code, false
 		}
 		if fs.NArg() == 0 {
-			return pos, nil
+			return pos, exitOK, true
 		}
 		pos = append(pos, fs.Arg(0))
 		args = fs.Args()[1:]
@@ -94,12 +94,9 @@ func scanCmd(ctx context.Context, args []string, stdout, stderr io.Writer, geten
 		fmt.Fprint(fs.Output(), scanUsage+"\nFlags:\n")
 		fs.PrintDefaults()
 	}
-	pos, err := interleaved(fs, args)
-	if err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return exitOK
-		}
-		return exitUsage
+	pos, code, ok := interleaved(fs, args)
+	if !ok {
+		return code
 	}
 	if nargs >= 0 && len(pos) != nargs || nargs < 0 && len(pos) == 0 {
 		fmt.Fprintf(stderr, "%s: want %s\n", name, map[bool]string{true: "one ID", false: "at least one CIDR"}[nargs > 0])
@@ -327,12 +324,9 @@ func scheduleCmd(ctx context.Context, args []string, stdout, stderr io.Writer, g
 		fmt.Fprint(stderr, scanUsage)
 		return exitUsage
 	}
-	pos, err := interleaved(fs, args)
-	if err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return exitOK
-		}
-		return exitUsage
+	pos, code, ok := interleaved(fs, args)
+	if !ok {
+		return code
 	}
 	want := map[string]int{"add": -1, "list": 0, "remove": 1}[sub]
 	if want >= 0 && len(pos) != want || want < 0 && len(pos) == 0 {
@@ -427,12 +421,9 @@ func credentialScanCmd(ctx context.Context, args []string, stdin io.Reader, stdo
 		fmt.Fprint(fs.Output(), credentialUsage+"\nFlags:\n")
 		fs.PrintDefaults()
 	}
-	pos, err := interleaved(fs, args)
-	if err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return exitOK
-		}
-		return exitUsage
+	pos, code, ok := interleaved(fs, args)
+	if !ok {
+		return code
 	}
 	if len(pos) != want {
 		fmt.Fprintf(stderr, "%s: wrong number of arguments\n%s", name, credentialUsage)
