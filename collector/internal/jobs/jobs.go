@@ -123,6 +123,9 @@ type entry struct {
 	lease    time.Time // running: when the lease ends
 	assigned time.Time // when the current agent got it
 	saved    time.Time // last write to the store
+	// seq orders jobs created in the same instant (clocks are coarse, and
+	// ClickHouse keeps seconds): the first created is the first served.
+	seq uint64
 }
 
 // Service runs scan jobs. Its methods are safe for concurrent use.
@@ -135,6 +138,7 @@ type Service struct {
 
 	mu        sync.Mutex
 	jobs      map[string]*entry
+	seq       uint64               // the last entry's seq
 	polls     map[string]time.Time // agent → last poll
 	wake      chan struct{}        // closed on every change
 	lastVer   uint64
@@ -171,7 +175,8 @@ func (s *Service) Load(ctx context.Context) error {
 	defer s.mu.Unlock()
 	now := s.now()
 	for _, j := range js {
-		e := &entry{job: j, targets: mustPrefixes(j.Targets), assigned: now, saved: now}
+		s.seq++
+		e := &entry{job: j, targets: mustPrefixes(j.Targets), assigned: now, saved: now, seq: s.seq}
 		if j.State == StateRunning {
 			e.lease = now.Add(s.cfg.Lease)
 		}
@@ -370,6 +375,8 @@ func (s *Service) create(ctx context.Context, actor auth.Principal, r Request, c
 	s.mu.Lock()
 	err := s.save(ctx, e)
 	if err == nil {
+		s.seq++
+		e.seq = s.seq
 		s.jobs[e.job.ID] = e
 		s.broadcast()
 	}
@@ -647,7 +654,8 @@ func (s *Service) nextFor(agent string) *entry {
 		if e.job.State != StatePending || e.job.AgentID != agent || s.busy(e) {
 			continue
 		}
-		if best == nil || e.job.CreatedAt.Before(best.job.CreatedAt) {
+		if best == nil || e.job.CreatedAt.Before(best.job.CreatedAt) ||
+			e.job.CreatedAt.Equal(best.job.CreatedAt) && e.seq < best.seq {
 			best = e
 		}
 	}
