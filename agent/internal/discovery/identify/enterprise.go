@@ -1,15 +1,85 @@
 package identify
 
+//go:generate go run gen_pen.go
+
 import (
+	"bytes"
+	"compress/gzip"
+	_ "embed"
+	"io"
+	"sort"
 	"strconv"
 	"strings"
+	"sync"
 )
 
-// enterprises is a hand-curated subset of the IANA Private Enterprise
-// Numbers (https://www.iana.org/assignments/enterprise-numbers): the
-// vendors whose devices answer SNMP on office networks. A sysObjectID
-// 1.3.6.1.4.1.N… names its vendor by N.
-var enterprises = map[int]string{
+// pen.tsv.gz holds every IANA Private Enterprise Number with its
+// registrant, "N\tname\n" lines sorted by N; gen_pen.go regenerates it
+// from the copy Debian's libwireshark-data package ships.
+//
+//go:embed pen.tsv.gz
+var penTable []byte
+
+var (
+	penOnce sync.Once
+	penText []byte
+	penNums []uint32 // sorted enterprise numbers
+	penOffs []uint32 // penOffs[i] is where penNums[i]'s name starts in penText
+)
+
+func loadPEN() {
+	zr, err := gzip.NewReader(bytes.NewReader(penTable))
+	if err != nil {
+		return
+	}
+	text, err := io.ReadAll(zr)
+	if err != nil {
+		return
+	}
+	nums := make([]uint32, 0, 64000)
+	offs := make([]uint32, 0, 64000)
+	for off := 0; off < len(text); {
+		end := bytes.IndexByte(text[off:], '\n')
+		if end < 0 {
+			end = len(text) - off
+		}
+		line := text[off : off+end]
+		if tab := bytes.IndexByte(line, '\t'); tab > 0 {
+			if n, err := strconv.ParseUint(string(line[:tab]), 10, 32); err == nil {
+				nums = append(nums, uint32(n))
+				offs = append(offs, uint32(off+tab+1))
+			}
+		}
+		off += end + 1
+	}
+	penText, penNums, penOffs = text, nums, offs
+}
+
+// registrant returns the name IANA registered enterprise number n under.
+func registrant(n int) string {
+	penOnce.Do(loadPEN)
+	i := sort.Search(len(penNums), func(i int) bool { return int64(penNums[i]) >= int64(n) })
+	if i == len(penNums) || int64(penNums[i]) != int64(n) {
+		return ""
+	}
+	l := penText[penOffs[i]:]
+	if nl := bytes.IndexByte(l, '\n'); nl >= 0 {
+		l = l[:nl]
+	}
+	return string(l)
+}
+
+// PENs returns how many enterprise numbers the embedded table names.
+func PENs() int {
+	penOnce.Do(loadPEN)
+	return len(penNums)
+}
+
+// shortNames are the names people use for the vendors whose devices most
+// often answer SNMP on office networks, where IANA's registrant name is a
+// legal or historic one ("ciscoSystems", "Apple Computer, Inc."). They
+// win over the table; every other number is named by the table.
+var shortNames = map[int]string{
 	2:     "IBM",
 	9:     "Cisco",
 	11:    "HP",
@@ -87,5 +157,8 @@ func Enterprise(sysObjectID string) (number int, vendor string, ok bool) {
 	if err != nil || n < 0 {
 		return 0, "", false
 	}
-	return n, enterprises[n], true
+	if name, ok := shortNames[n]; ok {
+		return n, name, true
+	}
+	return n, registrant(n), true
 }

@@ -200,3 +200,40 @@ func FuzzCleanName(f *testing.F) {
 		}
 	})
 }
+
+func TestEnterpriseTable(t *testing.T) {
+	if n := PENs(); n < 60000 {
+		t.Fatalf("the embedded IANA table names %d enterprises; want the whole registry (> 60000)", n)
+	}
+	for _, c := range []struct {
+		oid    string
+		num    int
+		vendor string
+	}{
+		{"1.3.6.1.4.1.9.1.1208", 9, "Cisco"},                      // a short name wins
+		{".1.3.6.1.4.1.8072.3.2.10", 8072, "Net-SNMP"},            // leading dot
+		{"1.3.6.1.4.1.3.1", 3, "Carnegie Mellon"},                 // from the table
+		{"1.3.6.1.4.1.2.3.4", 2, "IBM"},                           // a URL in the registrant is dropped
+		{"1.3.6.1.4.1.4294967295.1", 4294967295, ""},              // beyond the registry
+		{"1.3.6.1.4.1.99999999999999999999.1", 0, "not a number"}, // overflows
+	} {
+		n, v, ok := Enterprise(c.oid)
+		if c.vendor == "not a number" {
+			if ok {
+				t.Errorf("Enterprise(%q) = %d, %q, true; want not ok", c.oid, n, v)
+			}
+			continue
+		}
+		if !ok || n != c.num || v != c.vendor {
+			t.Errorf("Enterprise(%q) = %d, %q, %v; want %d, %q", c.oid, n, v, ok, c.num, c.vendor)
+		}
+	}
+	// Every registrant name is clean text: no control characters, no tabs.
+	penOnce.Do(loadPEN)
+	for i := range penNums {
+		name := registrant(int(penNums[i]))
+		if name == "" || strings.ContainsAny(name, "\t\r\x00") {
+			t.Fatalf("enterprise %d: bad name %q", penNums[i], name)
+		}
+	}
+}
