@@ -2,7 +2,9 @@ package sweep
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"net"
 	"net/netip"
 	"os"
 	"sync"
@@ -11,6 +13,15 @@ import (
 	"github.com/umbrasec/umbra/shared/wire"
 	"golang.org/x/sys/unix"
 )
+
+// readProcNetARP reads the kernel's IPv4 neighbour table.
+func readProcNetARP() (map[netip.Addr]net.HardwareAddr, error) {
+	b, err := os.ReadFile("/proc/net/arp")
+	if err != nil {
+		return nil, err
+	}
+	return parseProcNetARP(b)
+}
 
 func htons(v uint16) uint16 { return v<<8 | v>>8 }
 
@@ -31,6 +42,10 @@ func openARP(ifc localIface) (*os.File, error) {
 
 func (s *Scanner) arpSweep(ctx context.Context, ifc localIface, addrs []netip.Addr, st *state, progress func(Progress)) error {
 	f, err := openARP(ifc)
+	if errors.Is(err, unix.EPERM) || errors.Is(err, unix.EACCES) {
+		// Without CAP_NET_RAW: the kernel resolves, /proc/net/arp tells.
+		return s.neighSweep(ctx, ifc, addrs, st, progress, readProcNetARP, 20*time.Millisecond)
+	}
 	if err != nil {
 		return err
 	}

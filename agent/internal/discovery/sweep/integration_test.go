@@ -2,6 +2,7 @@ package sweep
 
 import (
 	"net/netip"
+	"os/exec"
 	"slices"
 	"testing"
 	"time"
@@ -75,4 +76,60 @@ func TestSweepInScanner(t *testing.T) {
 			}
 		})
 	}
+	// The neighbour-table path that macOS, Windows and an unprivileged
+	// Linux agent take: nudge with UDP, read what the kernel resolved.
+	t.Run("neighbour-table", func(t *testing.T) {
+		if out, err := exec.Command("ip", "-4", "neigh", "flush", "all").CombinedOutput(); err != nil {
+			t.Fatalf("ip neigh flush: %v: %s", err, out)
+		}
+		s := New(Polite)
+		ifaces, err := s.interfaces()
+		if err != nil {
+			t.Fatal(err)
+		}
+		local := netip.MustParsePrefix(n.Subnets[0])
+		var ifc localIface
+		for _, i := range ifaces {
+			if i.Prefix == local {
+				ifc = i
+			}
+		}
+		if !ifc.Addr.IsValid() {
+			t.Fatalf("no interface on %s among %v", local, ifaces)
+		}
+		var addrs []netip.Addr
+		for a := local.Addr().Next(); local.Contains(a); a = a.Next() {
+			if a != ifc.Addr {
+				addrs = append(addrs, a)
+			}
+		}
+		addrs = addrs[:len(addrs)-1] // not the broadcast address
+		st := &state{hosts: map[netip.Addr]*Host{}, rtt: newRTT(Polite.MinWait, Polite.MaxWait)}
+		start := time.Now()
+		if err := s.neighSweep(t.Context(), ifc, addrs, st, func(Progress) {}, readProcNetARP, 20*time.Millisecond); err != nil {
+			t.Fatal(err)
+		}
+		got := map[netip.Addr]*Host{}
+		for _, h := range st.list() {
+			got[h.Addr] = &h
+		}
+		t.Logf("neighbour-table sweep of %s: %d hosts in %v", local, len(got), time.Since(start).Round(time.Millisecond))
+		for a, h := range want {
+			if !local.Contains(a) || a.String() != h.IP {
+				continue
+			}
+			g, ok := got[a]
+			switch {
+			case !ok:
+				t.Errorf("missed %s (%s)", a, h.Name)
+			case g.MAC.String() != h.MAC:
+				t.Errorf("%s (%s): MAC %v, want %s", a, h.Name, g.MAC, h.MAC)
+			}
+		}
+		for a := range got {
+			if _, ok := want[a]; !ok {
+				t.Errorf("found %s, which is not in the test network", a)
+			}
+		}
+	})
 }

@@ -1,4 +1,4 @@
-//go:build !linux
+//go:build !linux && !darwin && !windows
 
 package sweep
 
@@ -8,8 +8,8 @@ import (
 	"net/netip"
 )
 
-// arpSweep needs raw link-layer sockets, which only the Linux build has;
-// elsewhere ICMP and TCP cover the local subnets too.
+// arpSweep has neither raw link-layer sockets nor a neighbour table reader
+// here; ICMP and TCP cover the local subnets instead.
 func (s *Scanner) arpSweep(context.Context, localIface, []netip.Addr, *state, func(Progress)) error {
 	return errors.ErrUnsupported
 }
