@@ -153,8 +153,8 @@ print(len(live))' "$out/testnet.json" "$target" 2>/dev/null || echo "?")
 	{
 		measure "snmpbulkwalk -v2c -Cr$reps (one process per table)" "grep -c ' = ' || true" \
 			bash -c "$(declare -f bulkwalk); sw=$sw reps=$reps tables=(${tables[*]}); bulkwalk"
-		measure "umbra snmp walk, whole process (test binary)" "awk '/^walk_seconds/ {print \$4}'" \
-			env UMBRA_BENCH_SNMP="$sw umbra-ro $reps 1 ${tables[*]}" "$out/snmp.test" -test.run '^TestBenchWalk$'
+		measure "umbra-agent snmp walk --max-repetitions $reps (one process, both tables)" "grep -c ' = ' || true" \
+			"$root/bin/umbra-agent" snmp walk "$sw" "${tables[@]}" --snmp-community umbra-ro --max-repetitions "$reps"
 		run_all
 	} >"$out/snmp.tsv"
 	inproc=$(sx env UMBRA_BENCH_SNMP="$sw umbra-ro $reps $runs ${tables[*]}" "$out/snmp.test" -test.run '^TestBenchWalk$' |
@@ -170,6 +170,21 @@ print(len(live))' "$out/testnet.json" "$target" 2>/dev/null || echo "?")
 			print ""
 		}' "$out/snmp.tsv" | tee -a "$results"
 
+	# 2b. One device's whole SNMP inventory (system, interfaces, ARP,
+	# forwarding table, LLDP, ENTITY): fusioninventory-netinventory against
+	# umbra-agent scan of that one address.
+	timed_table() { # title, then rows of timed output on stdin
+		awk -F'\t' -v title="$1" '
+			{name[NR]=$1; t[NR]=$2; m[NR]=$3; f[NR]=$4}
+			END {
+				fi=NR
+				print "### " title " (wall time, peak RSS)\n"
+				print "| tool | time (s) | peak RSS (MB) | found | its time ÷ this | its memory ÷ this |"
+				print "| --- | ---: | ---: | ---: | ---: | ---: |"
+				for (i=1;i<=NR;i++) printf "| %s | %.2f | %.1f | %s | %.1fx | %.1fx |\n", name[i], t[i], m[i]/1024, f[i], t[fi]/t[i], m[fi]/m[i]
+				print ""
+			}'
+	}
 	# 3. Discovery with SNMP identification of the /24:
 	# fusioninventory-netdiscovery (20 threads, 1 s SNMP timeout) against
 	# umbra-agent scan, wall time and peak RSS.
@@ -194,16 +209,17 @@ print(len(live))' "$out/testnet.json" "$target" 2>/dev/null || echo "?")
 			fusioninventory-netdiscovery --first 198.18.1.1 --last 198.18.1.254 --credentials version:2c,community:umbra-ro \
 			--credentials version:2c,community:public --threads 20 --timeout 1
 	} >"$out/discovery.tsv"
-	awk -F'\t' '
-		{name[NR]=$1; t[NR]=$2; m[NR]=$3; f[NR]=$4}
-		END {
-			fi=NR
-			print "### Discovery with SNMP identification of the /24 (wall time, peak RSS)\n"
-			print "| tool | time (s) | peak RSS (MB) | hosts identified over SNMP | its time ÷ this | its memory ÷ this |"
-			print "| --- | ---: | ---: | ---: | ---: | ---: |"
-			for (i=1;i<=NR;i++) printf "| %s | %.2f | %.1f | %s | %.1fx | %.1fx |\n", name[i], t[i], m[i]/1024, f[i], t[fi]/t[i], m[fi]/m[i]
-			printf "\n- targets: fusioninventory time ÷ umbra ≥ 20, memory ÷ umbra ≥ 10\n"
-		}' "$out/discovery.tsv" | tee -a "$results"
+	{
+		timed "umbra-agent scan SWITCH/32 (SNMP: system, interfaces, ARP, FDB, LLDP, ENTITY)" "$runs" \
+			"python3 -c 'import json,sys; print(sum(1 for o in json.load(sys.stdin).get(\"observations\") or [] if o.get(\"method\") in (\"snmp\",\"snmp-fdb\",\"snmp-arp\")))'" \
+			"$root/bin/umbra-agent" scan "$sw/32" --snmp-community umbra-ro --no-mdns --no-names --json
+		timed "fusioninventory-netinventory --host SWITCH" "$firuns" "grep -c '<PORT>' || true" \
+			fusioninventory-netinventory --host "$sw" --credentials version:2c,community:umbra-ro --timeout 2
+	} | timed_table "SNMP inventory of the switch ($((2 * ports + 2)) interfaces): observations vs ports reported" | tee -a "$results"
+	{
+		timed_table "Discovery with SNMP identification of the /24: hosts identified over SNMP" <"$out/discovery.tsv"
+		printf -- "- targets: fusioninventory time ÷ umbra ≥ 20, memory ÷ umbra ≥ 10\n\n"
+	} | tee -a "$results"
 	cleanup
 	trap - EXIT
 fi

@@ -30,6 +30,8 @@ Usage:
   umbra-agent run --once --collector URL    send one inventory report
   umbra-agent scan TARGET… [--profile fast] [--snmp-community C] [--json]
                                             discover and identify devices (ARP/ICMP/TCP, SNMP, mDNS)
+  umbra-agent snmp walk ADDRESS OID… [--snmp-community C | --snmp-v3 …]
+                                            read SNMP subtrees of one device, as snmpbulkwalk -On prints them
   umbra-agent send FILE --collector URL     post a report saved by 'scan --out FILE'
   umbra-agent install|uninstall|start|stop|restart|status
                                             manage the OS service
@@ -60,6 +62,7 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		"run":       runRun,
 		"scan":      runScan,
 		"send":      runSend,
+		"snmp":      runSNMP,
 		"version":   runVersion,
 		"install":   serviceCommand("install"),
 		"uninstall": serviceCommand("uninstall"),

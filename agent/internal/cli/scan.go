@@ -41,6 +41,26 @@ type repeatFlag []string
 func (l *repeatFlag) String() string     { return fmt.Sprintf("%d values", len(*l)) }
 func (l *repeatFlag) Set(s string) error { *l = append(*l, s); return nil }
 
+// snmpCredentials turns --snmp-community and --snmp-v3 values into
+// credentials, in order; none means the community public.
+func snmpCredentials(communities, v3s []string) ([]snmp.Credential, error) {
+	var creds []snmp.Credential
+	for _, c := range communities {
+		creds = append(creds, snmp.Community(c))
+	}
+	for _, s := range v3s {
+		c, err := snmp.ParseV3(s)
+		if err != nil {
+			return nil, usagef("--snmp-v3: %v", err)
+		}
+		creds = append(creds, c)
+	}
+	if len(creds) == 0 {
+		creds = []snmp.Credential{snmp.Community("public")}
+	}
+	return creds, nil
+}
+
 func runScan(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := newFlags("scan", scanSynopsis, stderr)
 	var excludes listFlag
@@ -83,19 +103,9 @@ func runScan(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	if err != nil {
 		return usagef("%v", err)
 	}
-	var creds []snmp.Credential
-	for _, c := range communities {
-		creds = append(creds, snmp.Community(c))
-	}
-	for _, s := range v3s {
-		c, err := snmp.ParseV3(s)
-		if err != nil {
-			return usagef("--snmp-v3: %v", err)
-		}
-		creds = append(creds, c)
-	}
-	if len(creds) == 0 {
-		creds = []snmp.Credential{snmp.Community("public")}
+	creds, err := snmpCredentials(communities, v3s)
+	if err != nil {
+		return err
 	}
 
 	tty := isTerminal(stdout)

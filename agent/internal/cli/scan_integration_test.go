@@ -181,4 +181,49 @@ func TestScanInScanner(t *testing.T) {
 			t.Errorf("the table lacks %q", want)
 		}
 	}
+
+	// umbra-agent snmp walk: the switch's system group and ifTable, v2c and
+	// v3, printed the way snmpbulkwalk -On prints them.
+	t.Run("snmp-walk", func(t *testing.T) {
+		code, out, errs := run(t, "snmp", "walk", sw.IP, "1.3.6.1.2.1.1", "1.3.6.1.2.1.2.2.1.2", "--snmp-community", "umbra-ro")
+		if code != 0 {
+			t.Fatalf("snmp walk exited %d: %s", code, errs)
+		}
+		lines := strings.Split(strings.TrimSpace(out), "\n")
+		if want := ".1.3.6.1.2.1.1.5.0 = STRING: \"" + sw.SysName + "\""; !slices.Contains(lines, want) {
+			t.Errorf("no %q among the %d lines: %.400s", want, len(lines), out)
+		}
+		if want := ".1.3.6.1.2.1.1.2.0 = OID: ." + strings.TrimPrefix(sw.SysOID, "."); sw.SysOID != "" && !slices.Contains(lines, want) {
+			t.Errorf("no %q among the %d lines", want, len(lines))
+		}
+		descr := 0
+		for _, l := range lines {
+			if strings.HasPrefix(l, ".1.3.6.1.2.1.2.2.1.2.") {
+				descr++
+			}
+		}
+		if descr < 2 {
+			t.Errorf("%d ifDescr lines, want the switch's interfaces", descr)
+		}
+		// The v3-only server answers its user and nothing else.
+		code, out, _ = run(t, "snmp", "walk", server.IP, "1.3.6.1.2.1.1.5", "--snmp-v3", "umbrav3:SHA:umbra-auth-pass:AES:umbra-priv-pass")
+		if code != 0 || !strings.Contains(out, ".1.3.6.1.2.1.1.5.0 = STRING: ") {
+			t.Errorf("v3 walk of the server: exit %d, %q", code, out)
+		}
+		code, _, errs = run(t, "snmp", "walk", server.IP, "1.3.6.1.2.1.1.5", "--snmp-community", "umbra-ro", "--timeout", "200ms")
+		if code != 1 || errs == "" {
+			t.Errorf("a community on the v3-only server: exit %d, stderr %q; want 1 and a reason", code, errs)
+		}
+		for _, bad := range [][]string{
+			{"snmp", "walk", "not-an-ip", "1.3.6"},
+			{"snmp", "walk", sw.IP, "1.3.x"},
+			{"snmp", "walk", sw.IP},
+			{"snmp", "walk", sw.IP, "1.3.6", "--snmp-community", "a", "--snmp-community", "b"},
+			{"snmp", "bogus"},
+		} {
+			if code, _, _ := run(t, bad...); code == 0 {
+				t.Errorf("%v exited 0", bad)
+			}
+		}
+	})
 }
