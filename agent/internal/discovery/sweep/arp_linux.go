@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net"
 	"net/netip"
 	"os"
 	"sync"
@@ -13,15 +12,6 @@ import (
 	"github.com/umbrasec/umbra/shared/wire"
 	"golang.org/x/sys/unix"
 )
-
-// readProcNetARP reads the kernel's IPv4 neighbour table.
-func readProcNetARP() (map[netip.Addr]net.HardwareAddr, error) {
-	b, err := os.ReadFile("/proc/net/arp")
-	if err != nil {
-		return nil, err
-	}
-	return parseProcNetARP(b)
-}
 
 func htons(v uint16) uint16 { return v<<8 | v>>8 }
 

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
+	"os"
 	"strings"
 	"sync"
 	"time"
@@ -108,6 +109,15 @@ func usableMAC(m net.HardwareAddr) bool {
 		return false
 	}
 	return !bytes.Equal(m, make([]byte, 6))
+}
+
+// readProcNetARP reads Linux's IPv4 neighbour table.
+func readProcNetARP() (map[netip.Addr]net.HardwareAddr, error) {
+	b, err := os.ReadFile("/proc/net/arp")
+	if err != nil {
+		return nil, err
+	}
+	return parseProcNetARP(b)
 }
 
 // parseProcNetARP reads Linux's /proc/net/arp: complete entries (flag
