@@ -1,7 +1,9 @@
 // Package jobs runs the scans the collector asks this agent for: it
 // long-polls for a job, scans exactly the job's targets at the job's rate,
 // reports progress (which renews the job's lease and may tell it to stop),
-// and spools the results as discovery reports in chunks.
+// and spools the results as discovery reports in chunks while the scan
+// runs, so that what it has found so far is on its way even if the job
+// is stopped or the agent dies before the scan ends.
 package jobs
 
 import (
@@ -11,6 +13,7 @@ import (
 	"log/slog"
 	"math/rand/v2"
 	"net/http"
+	"slices"
 	"strconv"
 	"sync"
 	"time"
@@ -48,6 +51,9 @@ type Options struct {
 	// ChunkObservations bounds the observations of one report; zero
 	// means 500.
 	ChunkObservations int
+	// StreamEvery is how often observations the scan has streamed but
+	// that do not fill a chunk yet are spooled; zero means 5 seconds.
+	StreamEvery time.Duration
 	// Scan runs a scan; nil means scan.Run. Tests replace it.
 	Scan func(context.Context, scan.Options) scan.Result
 }
@@ -70,6 +76,9 @@ func New(c caller, opt Options, log *slog.Logger) *Runner {
 	}
 	if opt.ChunkObservations <= 0 {
 		opt.ChunkObservations = 500
+	}
+	if opt.StreamEvery <= 0 {
+		opt.StreamEvery = 5 * time.Second
 	}
 	if opt.MaxAddrs <= 0 {
 		opt.MaxAddrs = target.DefaultMaxAddrs
@@ -138,6 +147,13 @@ func (r *Runner) RunJob(ctx context.Context, job *wire.Job) {
 	defer stop()
 	var mu sync.Mutex
 	latest := wire.JobProgress{State: wire.JobRunning, Total: set.Len(), ETASeconds: -1}
+	out := &outbox{r: r, job: job,
+		head: wire.Discovery{StartedAt: time.Now().UTC(), Targets: job.Targets, Profile: p.Name},
+		spooled: func(n int) {
+			mu.Lock()
+			latest.Reports = n
+			mu.Unlock()
+		}}
 	every := min(r.opt.ProgressEvery, time.Duration(job.LeaseSeconds)*time.Second/3)
 	var wg sync.WaitGroup
 	var stopped bool
@@ -166,6 +182,22 @@ func (r *Runner) RunJob(ctx context.Context, job *wire.Job) {
 			}
 		}
 	})
+	// What the scan streams but fills no chunk yet goes out every
+	// StreamEvery, so that a slow scan delivers steadily.
+	wg.Go(func() {
+		t := time.NewTicker(r.opt.StreamEvery)
+		defer t.Stop()
+		for {
+			select {
+			case <-tickDone:
+				return
+			case <-t.C:
+			}
+			if err := out.flush(nil); err != nil {
+				log.Warn("spooling scan results", "error", err)
+			}
+		}
+	})
 	res := r.opt.Scan(sctx, scan.Options{
 		Set: set, Targets: job.Targets, Profile: p, Credentials: creds,
 		NoSweep: !job.Has(wire.ScanSweep), NoSNMP: !job.Has(wire.ScanSNMP), NoMDNS: !job.Has(wire.ScanMDNS), NoNames: !job.Has(wire.ScanNames),
@@ -178,6 +210,7 @@ func (r *Runner) RunJob(ctx context.Context, job *wire.Job) {
 			}
 			mu.Unlock()
 		},
+		Stream: out.add,
 	})
 	close(tickDone)
 	wg.Wait()
@@ -187,9 +220,16 @@ func (r *Runner) RunJob(ctx context.Context, job *wire.Job) {
 	if wasStopped || ctx.Err() != nil {
 		// The job is someone else's now, or the agent is stopping: the
 		// lease runs out and the collector gives the job to another.
+		// What the scan streamed is delivered all the same; the rest of
+		// an interrupted scan is not.
+		if err := out.flush(nil); err != nil {
+			log.Warn("spooling scan results", "error", err)
+		}
+		log.Info("scan job interrupted", "reports", out.count())
 		return
 	}
-	n, err := r.spoolChunks(job, res)
+	err = out.flush(&res.Discovery)
+	n := out.count()
 	found := 0
 	for _, row := range res.Rows {
 		if len(row.Methods) != 1 || row.Methods[0] != "snmp-arp" {
@@ -205,38 +245,108 @@ func (r *Runner) RunJob(ctx context.Context, job *wire.Job) {
 	log.Info("scan job finished", "state", final.State, "hosts_found", found, "reports", n, "error", final.Error)
 }
 
-// spoolChunks spools the result as discovery reports of at most
-// ChunkObservations observations each, a host's observations together.
-func (r *Runner) spoolChunks(job *wire.Job, res scan.Result) (int, error) {
-	d := res.Discovery
-	var chunks [][]wire.Observation
-	var cur []wire.Observation
-	for _, row := range res.Rows {
-		if len(cur) > 0 && len(cur)+len(row.Obs) > r.opt.ChunkObservations {
-			chunks = append(chunks, cur)
-			cur = nil
-		}
-		cur = append(cur, row.Obs...)
+// outbox spools a job's observations as discovery reports of at most
+// ChunkObservations observations each, while the scan streams them and
+// at its end.
+type outbox struct {
+	r    *Runner
+	job  *wire.Job
+	head wire.Discovery // what the streamed reports say of the scan
+	// spooled, if not nil, is told the number of reports spooled so far
+	// after each one.
+	spooled func(int)
+
+	mu      sync.Mutex
+	pending []wire.Observation
+	reports int
+	err     error // the last spool failure, until a spool succeeds
+}
+
+// add queues streamed observations and spools every full chunk. A spool
+// failure keeps them queued for the next flush.
+func (o *outbox) add(obs []wire.Observation) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	o.pending = append(o.pending, obs...)
+	if o.err == nil {
+		_ = o.spool(false, nil)
 	}
-	if len(cur) > 0 || len(chunks) == 0 {
-		chunks = append(chunks, cur)
+}
+
+// flush spools everything queued. With final (the scan's own discovery),
+// it spools final's observations too, and final's errors and end with
+// the first report; it spools a report even when nothing is left if
+// final has errors or no report went out yet.
+func (o *outbox) flush(final *wire.Discovery) error {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if final != nil {
+		o.pending = append(o.pending, final.Observations...)
 	}
-	for i, obs := range chunks {
-		part := d
-		part.Observations = obs
-		if part.Observations == nil {
-			part.Observations = []wire.Observation{}
+	return o.spool(true, final)
+}
+
+func (o *outbox) count() int {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return o.reports
+}
+
+// spool spools the queued observations in chunks: every one with all,
+// else only full chunks. o.mu is held.
+func (o *outbox) spool(all bool, final *wire.Discovery) error {
+	size := o.r.opt.ChunkObservations
+	first := true
+	for len(o.pending) >= size || (all && len(o.pending) > 0) ||
+		(final != nil && first && (len(final.Errors) > 0 || o.reports == 0)) {
+		n := cut(o.pending, size)
+		d := o.head
+		d.FinishedAt = time.Now().UTC()
+		if final != nil {
+			d = *final
+			if !first {
+				d.Errors = nil // once is enough
+			}
 		}
-		if i > 0 {
-			part.Errors = nil // once is enough
+		d.Observations = slices.Clone(o.pending[:n])
+		if d.Observations == nil {
+			d.Observations = []wire.Observation{}
 		}
-		rep := &wire.Report{Schema: wire.Schema, ID: uuid.NewString(), Kind: wire.KindDiscovery, AgentID: r.opt.AgentID,
-			AgentVersion: version.Version, CreatedAt: time.Now().UTC(), Discovery: &part}
-		if err := r.opt.Spool(rep); err != nil {
-			return i, fmt.Errorf("spooling the results of scan %s: %w", job.ID, err)
+		rep := &wire.Report{Schema: wire.Schema, ID: uuid.NewString(), Kind: wire.KindDiscovery, AgentID: o.r.opt.AgentID,
+			AgentVersion: version.Version, CreatedAt: time.Now().UTC(), Discovery: &d}
+		if err := o.r.opt.Spool(rep); err != nil {
+			o.err = fmt.Errorf("spooling the results of scan %s: %w", o.job.ID, err)
+			return o.err
+		}
+		o.err = nil
+		o.pending = o.pending[n:]
+		o.reports++
+		first = false
+		if o.spooled != nil {
+			o.spooled(o.reports)
 		}
 	}
-	return len(chunks), nil
+	if len(o.pending) == 0 {
+		o.pending = nil // let the spooled ones go
+	}
+	return nil
+}
+
+// cut returns how many of obs go into the next report of at most size:
+// the observations of one address stay together, unless they alone are
+// more than size.
+func cut(obs []wire.Observation, size int) int {
+	if len(obs) <= size {
+		return len(obs)
+	}
+	n := size
+	for n > 0 && obs[n].IP != "" && obs[n].IP == obs[n-1].IP {
+		n--
+	}
+	if n == 0 {
+		return size
+	}
+	return n
 }
 
 // post sends a progress report; ok is false when it did not get through.

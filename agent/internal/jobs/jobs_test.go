@@ -79,7 +79,11 @@ func TestRunJobChunksAndProgress(t *testing.T) {
 					{ObservedAt: time.Now().UTC().Truncate(time.Millisecond), Method: wire.MethodICMP, IP: a.String()},
 				}})
 			}
-			return scan.Result{Discovery: wire.Discovery{StartedAt: time.Now().UTC(), FinishedAt: time.Now().UTC(), Targets: o.Targets}, Rows: rows}
+			d := wire.Discovery{StartedAt: time.Now().UTC(), FinishedAt: time.Now().UTC(), Targets: o.Targets}
+			for _, r := range rows {
+				d.Observations = append(d.Observations, r.Obs...)
+			}
+			return scan.Result{Discovery: d, Rows: rows}
 		}}, slog.New(slog.NewTextHandler(io.Discard, nil)))
 	r.RunJob(context.Background(), job())
 	if got.Profile.Rate != 123 || got.Set.Len() != 254 || got.Profile.ARPRate != 123 || len(got.Credentials) != 1 || !got.NoMDNS || !got.NoNames || got.NoSweep {

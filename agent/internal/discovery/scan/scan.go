@@ -39,6 +39,17 @@ type Options struct {
 	// Progress, if not nil, is called as the scan goes on, from the
 	// scanning goroutine.
 	Progress func(Progress)
+	// Stream, if not nil, is handed observations during the scan as they
+	// become final: every host's sweep observations when the sweep ends,
+	// an SNMP device's when its probe ends, the mDNS ones when the browse
+	// ends, a host's names when its lookups end. A host's kind verdict
+	// comes with the first of its observations whose evidence changes it,
+	// and at the end when the last evidence changed it again. Calls never
+	// overlap and all happen before Run returns; Stream must not keep the
+	// slice. With Stream set, Result.Discovery.Observations holds only
+	// what was not streamed, while Result.Rows still hold every host with
+	// all its observations.
+	Stream func([]wire.Observation)
 }
 
 // Progress of a running scan.
@@ -58,6 +69,8 @@ type Progress struct {
 type Result struct {
 	Discovery wire.Discovery
 	Rows      []*Row
+	// Streamed counts the observations handed to Options.Stream.
+	Streamed int
 }
 
 // the share of the sweep phases in the whole scan's percent
@@ -92,6 +105,7 @@ func Run(ctx context.Context, opt Options) Result {
 	var svcs []mdns.Service
 	var mdnsErr error
 	var wg sync.WaitGroup
+	st := newStreamer(opt.Stream)
 	// The MAC vendor table is unpacked while the sweep runs, not after.
 	wg.Go(func() { oui.Len() })
 	if ifaces := targetInterfaces(set); !opt.NoMDNS && len(ifaces) > 0 {
@@ -99,6 +113,11 @@ func Run(ctx context.Context, opt Options) Result {
 		go func() {
 			defer wg.Done()
 			svcs, mdnsErr = mdns.Browse(ctx, mdns.Options{Wait: 2 * time.Second, Interfaces: ifaces})
+			svcs = slices.DeleteFunc(svcs, func(s mdns.Service) bool {
+				s.Addrs = slices.DeleteFunc(s.Addrs, func(a netip.Addr) bool { return !set.Contains(a) })
+				return len(s.Addrs) == 0
+			})
+			st.mdnsDone(svcs)
 		}()
 	}
 	var res sweep.Result
@@ -115,6 +134,8 @@ func Run(ctx context.Context, opt Options) Result {
 			emit(pr.Phase, span[0]+frac*(span[1]-span[0]), pr.Found, &pr)
 		})
 	}
+
+	st.sweepDone(res.Hosts)
 
 	var live []netip.Addr
 	for _, h := range res.Hosts {
@@ -135,11 +156,11 @@ func Run(ctx context.Context, opt Options) Result {
 				if opt.Profile.Name == sweep.Fast.Name {
 					timeout = 400 * time.Millisecond
 				}
-				devices = snmp.New(snmp.Options{Credentials: opt.Credentials, Timeout: timeout, Concurrency: 32}).ProbeAll(ctx, live)
+				devices = snmp.New(snmp.Options{Credentials: opt.Credentials, Timeout: timeout, Concurrency: 32}).ProbeEach(ctx, live, st.device)
 			}
 		}()
 		if !opt.NoNames {
-			names = lookupNames(ctx, live)
+			names = lookupNames(ctx, live, st.names)
 		}
 	}
 	wg.Wait()
@@ -159,18 +180,19 @@ func Run(ctx context.Context, opt Options) Result {
 	if mdnsErr != nil && ctx.Err() == nil {
 		d.Errors = append(d.Errors, wire.SourceError{Source: "mdns", Error: mdnsErr.Error()})
 	}
-	svcs = slices.DeleteFunc(svcs, func(s mdns.Service) bool {
-		s.Addrs = slices.DeleteFunc(s.Addrs, func(a netip.Addr) bool { return !set.Contains(a) })
-		return len(s.Addrs) == 0
-	})
 	rows := mergeScan(res.Hosts, devices, svcs, names, finished)
-	for _, r := range rows {
-		d.Observations = append(d.Observations, r.Obs...)
+	streamed := 0
+	if st != nil {
+		d.Observations, streamed = st.rest(rows), st.n
+	} else {
+		for _, r := range rows {
+			d.Observations = append(d.Observations, r.Obs...)
+		}
 	}
 	if ctx.Err() == nil {
 		emit("done", 100, len(live), nil)
 	}
-	return Result{Discovery: d, Rows: rows}
+	return Result{Discovery: d, Rows: rows, Streamed: streamed}
 }
 
 // targetInterfaces returns the up, multicast interfaces with an IPv4
@@ -239,8 +261,9 @@ type hostNames struct {
 }
 
 // lookupNames asks reverse DNS and NetBIOS for the names of live hosts, a
-// few at a time, each bounded in time.
-func lookupNames(ctx context.Context, addrs []netip.Addr) map[netip.Addr]hostNames {
+// few at a time, each bounded in time. each, if not nil, gets every
+// host's names as soon as they are known, from the lookup goroutines.
+func lookupNames(ctx context.Context, addrs []netip.Addr, each func(netip.Addr, hostNames)) map[netip.Addr]hostNames {
 	out := make(map[netip.Addr]hostNames, len(addrs))
 	var mu sync.Mutex
 	var wg sync.WaitGroup
@@ -265,6 +288,9 @@ func lookupNames(ctx context.Context, addrs []netip.Addr) map[netip.Addr]hostNam
 			mu.Lock()
 			out[a] = n
 			mu.Unlock()
+			if each != nil {
+				each(a, n)
+			}
 		}()
 	}
 	wg.Wait()
@@ -383,21 +409,32 @@ func mergeScan(hosts []sweep.Host, devs []snmp.Result, svcs []mdns.Service, name
 		if !ok {
 			continue
 		}
+		r.Obs = append(r.Obs, nameObservations(a, n, at)...)
 		if n.dns != "" {
-			r.Obs = append(r.Obs, wire.Observation{ObservedAt: at.UTC().Truncate(time.Millisecond), Method: wire.MethodDNS, IP: a.String(), Hostname: n.dns})
 			addMethod(r, "dns")
 		}
 		if n.netbios != "" {
-			o := wire.Observation{ObservedAt: at.UTC().Truncate(time.Millisecond), Method: wire.MethodNetBIOS, IP: a.String(), Hostname: n.netbios}
-			if n.workgroup != "" {
-				o.Evidence = []wire.Evidence{{Key: "netbios.workgroup", Value: n.workgroup}}
-			}
-			r.Obs = append(r.Obs, o)
 			addMethod(r, "netbios")
 		}
 		r.Name = cmp.Or(r.Name, n.netbios, n.dns)
 	}
 	return finishRows(rows, evidence)
+}
+
+// nameObservations turns a host's names into observations.
+func nameObservations(a netip.Addr, n hostNames, at time.Time) []wire.Observation {
+	var out []wire.Observation
+	if n.dns != "" {
+		out = append(out, wire.Observation{ObservedAt: at.UTC().Truncate(time.Millisecond), Method: wire.MethodDNS, IP: a.String(), Hostname: n.dns})
+	}
+	if n.netbios != "" {
+		o := wire.Observation{ObservedAt: at.UTC().Truncate(time.Millisecond), Method: wire.MethodNetBIOS, IP: a.String(), Hostname: n.netbios}
+		if n.workgroup != "" {
+			o.Evidence = []wire.Evidence{{Key: "netbios.workgroup", Value: n.workgroup}}
+		}
+		out = append(out, o)
+	}
+	return out
 }
 
 func finishRows(rows map[netip.Addr]*Row, evidence map[netip.Addr]*identify.Evidence) []*Row {

@@ -125,6 +125,15 @@ type Result struct {
 // results in the order of addrs. It returns when ctx is done, leaving
 // nothing running.
 func (p *Prober) ProbeAll(ctx context.Context, addrs []netip.Addr) []Result {
+	return p.ProbeEach(ctx, addrs, nil)
+}
+
+// ProbeEach is ProbeAll that also hands each address's result to each, if
+// not nil, as soon as that address is done. The calls come from the
+// probing goroutines but never overlap, and all of them happen before
+// ProbeEach returns. Addresses skipped because ctx is done get no call.
+func (p *Prober) ProbeEach(ctx context.Context, addrs []netip.Addr, each func(Result)) []Result {
+	var eachMu sync.Mutex
 	out := make([]Result, len(addrs))
 	sem := make(chan struct{}, p.o.Concurrency)
 	var wg sync.WaitGroup
@@ -141,6 +150,11 @@ func (p *Prober) ProbeAll(ctx context.Context, addrs []netip.Addr) []Result {
 			defer wg.Done()
 			defer func() { <-sem }()
 			out[i].Device, out[i].Err = p.Probe(ctx, a)
+			if each != nil {
+				eachMu.Lock()
+				defer eachMu.Unlock()
+				each(out[i])
+			}
 		}()
 	}
 	wg.Wait()
