@@ -86,6 +86,11 @@ func TestStreamInScanner(t *testing.T) {
 	if len(calls) < 3 {
 		t.Fatalf("%d stream calls; want the sweep's, the mDNS ones and every SNMP device's", len(calls))
 	}
+	// The ARP phase's hosts go out alone, before ICMP and TCP probing
+	// starts: a sweep of a large range delivers as it goes.
+	if !slices.Equal(calls[0].methods, []wire.Method{wire.MethodARP}) {
+		t.Errorf("first stream call carries %v; want the ARP phase's observations alone", calls[0].methods)
+	}
 	if res.Streamed != len(streamed) {
 		t.Errorf("Result.Streamed = %d, the stream got %d", res.Streamed, len(streamed))
 	}

@@ -122,7 +122,11 @@ func Run(ctx context.Context, opt Options) Result {
 	}
 	var res sweep.Result
 	if !opt.NoSweep {
-		res = sweep.New(opt.Profile).Sweep(ctx, set, func(pr sweep.Progress) {
+		sw := sweep.New(opt.Profile)
+		if st != nil {
+			sw.OnPhaseDone(st.phaseDone)
+		}
+		res = sw.Sweep(ctx, set, func(pr sweep.Progress) {
 			span, ok := phaseSpan[pr.Phase]
 			if !ok {
 				span = [2]float64{0, 90}

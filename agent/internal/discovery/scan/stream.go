@@ -54,20 +54,40 @@ func newStreamer(fn func([]wire.Observation)) *streamer {
 		svcs: map[netip.Addr][]mdns.Service{}, kinds: map[netip.Addr][]wire.KindHint{}, sent: map[[32]byte]int{}}
 }
 
-// sweepDone streams the sweep's hosts.
+// phaseDone streams the observations by method m of the hosts found so
+// far: the sweep says they are final.
+func (s *streamer) phaseDone(m wire.Method, hosts []sweep.Host) {
+	if s == nil {
+		return
+	}
+	s.sweepHosts(hosts, func(o wire.Observation) bool { return o.Method == m })
+}
+
+// sweepDone streams the sweep's hosts: what the phases did not.
 func (s *streamer) sweepDone(hosts []sweep.Host) {
 	if s == nil {
 		return
 	}
+	s.sweepHosts(hosts, func(wire.Observation) bool { return true })
+}
+
+// sweepHosts streams the hosts' observations that keep says and that were
+// not streamed yet.
+func (s *streamer) sweepHosts(hosts []sweep.Host, keep func(wire.Observation) bool) {
 	var obs []wire.Observation
 	for _, h := range hosts {
-		obs = append(obs, h.Observations("", oui.Lookup)...)
+		for _, o := range h.Observations("", oui.Lookup) {
+			if keep(o) {
+				obs = append(obs, o)
+			}
+		}
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for _, h := range hosts {
 		s.hosts[h.Addr] = h
 	}
+	obs = slices.DeleteFunc(obs, func(o wire.Observation) bool { return s.sent[obsKey(o)] > 0 })
 	s.send(obs)
 }
 

@@ -107,6 +107,24 @@ type Scanner struct {
 	interfaces func() ([]localIface, error)
 	// noICMP leaves ICMP out (tests without raw socket privilege).
 	noICMP bool
+	// phaseDone, if not nil, hears of each method's phase ending.
+	phaseDone func(wire.Method, []Host)
+}
+
+// OnPhaseDone makes the sweep call fn, from the sweeping goroutine, when
+// the ARP phase and the ICMP phase end, with every host found so far.
+// A host's observation by that method is final then (the TCP one only
+// when Sweep returns: open ports are probed last), so a caller can send
+// it on before the sweep ends.
+func (s *Scanner) OnPhaseDone(fn func(m wire.Method, hosts []Host)) *Scanner {
+	s.phaseDone = fn
+	return s
+}
+
+func (s *Scanner) endPhase(m wire.Method, st *state) {
+	if s.phaseDone != nil {
+		s.phaseDone(m, st.list())
+	}
 }
 
 // New returns a scanner with profile p. Rates and caps below 1 are raised
@@ -185,6 +203,9 @@ func (s *Scanner) Sweep(ctx context.Context, set *target.Set, progress func(Prog
 	if !arpOK && ctx.Err() == nil {
 		local = map[netip.Addr]bool{} // ICMP and TCP must cover what ARP could not
 	}
+	if len(groups) > 0 {
+		s.endPhase(wire.MethodARP, st)
+	}
 
 	// 2. ICMP echo to every target ARP did not cover.
 	var rest []netip.Addr
@@ -197,6 +218,7 @@ func (s *Scanner) Sweep(ctx context.Context, set *target.Set, progress func(Prog
 		if err := s.icmpSweep(ctx, rest, st, progress); err != nil && ctx.Err() == nil {
 			res.Errors = append(res.Errors, fmt.Errorf("icmp: %w", err))
 		}
+		s.endPhase(wire.MethodICMP, st)
 	}
 
 	// 3. TCP liveness of what neither ARP nor ICMP found (a reset counts
