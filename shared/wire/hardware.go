@@ -14,6 +14,12 @@ type Hardware struct {
 	MemoryModules []MemoryModule `json:"memory_modules,omitempty"`
 	Monitors      []Monitor      `json:"monitors,omitempty"`
 	Batteries     []Battery      `json:"batteries,omitempty"`
+
+	// MemorySlots is the number of memory slots, populated or not, and
+	// MemoryMaxBytes the most memory the board takes (SMBIOS type 16);
+	// 0 when unknown (soldered memory, Apple silicon).
+	MemorySlots    int    `json:"memory_slots,omitempty"`
+	MemoryMaxBytes uint64 `json:"memory_max_bytes,omitempty"`
 }
 
 // System is the SMBIOS system and chassis information (type 1 and 3).
@@ -73,13 +79,19 @@ type Disk struct {
 
 // MemoryModule is one populated memory slot (SMBIOS type 17).
 type MemoryModule struct {
-	Locator      string `json:"locator,omitempty"` // "DIMM A1", "ChannelA-DIMM0"
-	SizeBytes    uint64 `json:"size_bytes,omitempty"`
-	Type         string `json:"type,omitempty"` // DDR4, LPDDR5
-	SpeedMTs     int    `json:"speed_mts,omitempty"`
-	Manufacturer string `json:"manufacturer,omitempty"`
-	PartNumber   string `json:"part_number,omitempty"`
-	Serial       string `json:"serial,omitempty"`
+	Locator string `json:"locator,omitempty"` // "DIMM A1", "ChannelA-DIMM0"
+	// Bank is the bank locator ("BANK 0", "P0 CHANNEL A"): some boards
+	// repeat Locator in every channel.
+	Bank      string `json:"bank,omitempty"`
+	SizeBytes uint64 `json:"size_bytes,omitempty"`
+	Type      string `json:"type,omitempty"` // DDR4, LPDDR5
+	// SpeedMTs is the module's rated speed and ConfiguredSpeedMTs the one
+	// the board runs it at, in megatransfers per second.
+	SpeedMTs           int    `json:"speed_mts,omitempty"`
+	ConfiguredSpeedMTs int    `json:"configured_speed_mts,omitempty"`
+	Manufacturer       string `json:"manufacturer,omitempty"`
+	PartNumber         string `json:"part_number,omitempty"`
+	Serial             string `json:"serial,omitempty"`
 }
 
 // Monitor is a display, as its EDID describes it.
@@ -134,12 +146,14 @@ func (hw *Hardware) validate(v *validator) {
 				"firmware", d.Firmware, "kind", d.Kind)
 		}
 	}
+	v.nonNegative("inventory.hardware.memory_slots", hw.MemorySlots)
 	if v.count("inventory.hardware.memory_modules", len(hw.MemoryModules), v.lim.MaxModules) {
 		for i, d := range hw.MemoryModules {
 			p := fmt.Sprintf("inventory.hardware.memory_modules[%d]", i)
-			v.strs(p, "locator", d.Locator, "type", d.Type, "manufacturer", d.Manufacturer,
+			v.strs(p, "locator", d.Locator, "bank", d.Bank, "type", d.Type, "manufacturer", d.Manufacturer,
 				"part_number", d.PartNumber, "serial", d.Serial)
 			v.nonNegative(p+".speed_mts", d.SpeedMTs)
+			v.nonNegative(p+".configured_speed_mts", d.ConfiguredSpeedMTs)
 		}
 	}
 	if v.count("inventory.hardware.monitors", len(hw.Monitors), v.lim.MaxMonitors) {

@@ -63,6 +63,9 @@ func TestWriteSummary(t *testing.T) {
 		Memory:      wire.Memory{TotalBytes: 16 << 30},
 		Interfaces:  []wire.Interface{{Name: "eth0", MAC: "00:1a:2b:3c:4d:5e", Addrs: []string{"192.0.2.7/24"}, Up: true}, {Name: "wlan0"}},
 		Errors:      []wire.SourceError{{Source: "host", Error: "reading host id: permission denied", Unavailable: true}},
+		Hardware: &wire.Hardware{MemorySlots: 4, MemoryModules: []wire.MemoryModule{
+			{Locator: "DIMM_A1", Bank: "P0 CHANNEL A", SizeBytes: 8 << 30, Type: "DDR5", SpeedMTs: 5600, ConfiguredSpeedMTs: 4800, Manufacturer: "Kingston"},
+			{Locator: "DIMM_B1", SizeBytes: 8 << 30, Type: "DDR5", SpeedMTs: 5600, PartNumber: "KF556C40-8"}}},
 	}
 	var b bytes.Buffer
 	if err := writeSummary(&b, inv); err != nil {
@@ -75,6 +78,7 @@ kernel          6.1.0 x86_64
 virtualisation  kvm guest
 cpu             Xeon (4 cores, 8 threads)
 memory          16.0 GiB
+memory modules  2 of 4 slots: P0 CHANNEL A/DIMM_A1 8 GiB DDR5 4800 MT/s Kingston; DIMM_B1 8 GiB DDR5 5600 MT/s KF556C40-8
 
 interfaces (2)
   eth0   up    00:1a:2b:3c:4d:5e  192.0.2.7/24

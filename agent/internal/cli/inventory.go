@@ -83,6 +83,7 @@ func writeSummary(w io.Writer, inv *wire.Inventory) error {
 			disks = append(disks, join(" ", d.Name, d.Kind, fmt.Sprintf("%.0f GB", float64(d.SizeBytes)/1e9), d.Model))
 		}
 		opt("disks", strings.Join(disks, "; "))
+		opt("memory modules", memorySummary(hw))
 		var mons []string
 		for _, m := range hw.Monitors {
 			mons = append(mons, join(" ", m.Maker, m.Model, labelled("s/n", m.Serial)))
@@ -180,6 +181,33 @@ func writeSummary(w io.Writer, inv *wire.Inventory) error {
 	}
 	_, err := fmt.Fprintf(w, "\ncollected at %s\n", inv.CollectedAt.Format("2006-01-02 15:04:05 MST"))
 	return err
+}
+
+// memorySummary lists the memory modules: "2 of 4 slots: DIMM_A1 32 GiB
+// DDR5 5600 MT/s Kingston KF556C40-32; …".
+func memorySummary(hw *wire.Hardware) string {
+	var mods []string
+	for _, m := range hw.MemoryModules {
+		size, speed := "", ""
+		if m.SizeBytes > 0 {
+			size = fmt.Sprintf("%g GiB", float64(m.SizeBytes)/(1<<30))
+		}
+		if s := m.ConfiguredSpeedMTs; s > 0 || m.SpeedMTs > 0 {
+			if s == 0 {
+				s = m.SpeedMTs
+			}
+			speed = fmt.Sprintf("%d MT/s", s)
+		}
+		mods = append(mods, join(" ", join("/", m.Bank, m.Locator), size, m.Type, speed, m.Manufacturer, m.PartNumber))
+	}
+	if len(mods) == 0 {
+		return ""
+	}
+	out := strings.Join(mods, "; ")
+	if hw.MemorySlots > 0 {
+		out = fmt.Sprintf("%d of %d slots: %s", len(mods), hw.MemorySlots, out)
+	}
+	return out
 }
 
 // join joins the non-empty parts.

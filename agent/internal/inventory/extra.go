@@ -206,8 +206,8 @@ func applyExtra(inv *wire.Inventory, x extra, lim wire.Limits, errs *sourceError
 		hw.MemoryModules = capList(hw.MemoryModules, lim.MaxModules, "hardware.memory_modules", errs)
 		for i := range hw.MemoryModules {
 			m := &hw.MemoryModules[i]
-			m.Locator, m.Type, m.Manufacturer, m.PartNumber, m.Serial = c(m.Locator), c(m.Type), c(m.Manufacturer), c(m.PartNumber), c(m.Serial)
-			m.SpeedMTs = max(m.SpeedMTs, 0)
+			m.Locator, m.Bank, m.Type, m.Manufacturer, m.PartNumber, m.Serial = c(m.Locator), c(m.Bank), c(m.Type), c(m.Manufacturer), c(m.PartNumber), c(m.Serial)
+			m.SpeedMTs, m.ConfiguredSpeedMTs = max(m.SpeedMTs, 0), max(m.ConfiguredSpeedMTs, 0)
 		}
 		hw.Monitors = capList(hw.Monitors, lim.MaxMonitors, "hardware.monitors", errs)
 		for i := range hw.Monitors {

@@ -10,6 +10,7 @@ package hardware
 import (
 	"context"
 	"fmt"
+	"strconv"
 	"strings"
 
 	"github.com/umbrasec/umbra/agent/internal/inventory/source"
@@ -66,7 +67,15 @@ func Clean(hw *wire.Hardware, errs *[]error) {
 		idField("disk serial", &hw.Disks[i].Serial, false)
 	}
 	for i := range hw.MemoryModules {
-		idField("memory serial", &hw.MemoryModules[i].Serial, false)
+		m := &hw.MemoryModules[i]
+		idField("memory serial", &m.Serial, false)
+		m.Manufacturer = memoryMaker(m.Manufacturer)
+		m.PartNumber = hexASCII(m.PartNumber)
+		for _, s := range []*string{&m.Manufacturer, &m.PartNumber} {
+			if ident.IsPlaceholder(*s) {
+				*s = ""
+			}
+		}
 	}
 	for i := range hw.Monitors {
 		idField("monitor serial", &hw.Monitors[i].Serial, false)
@@ -74,6 +83,53 @@ func Clean(hw *wire.Hardware, errs *[]error) {
 	for i := range hw.Batteries {
 		idField("battery serial", &hw.Batteries[i].Serial, false)
 	}
+}
+
+// jedecMakers name the JEDEC JEP106 manufacturer codes that firmware and
+// macOS give for a module's maker instead of a name: the continuation
+// count with its parity bit, then the maker's id.
+var jedecMakers = map[string]string{
+	"80CE": "Samsung", "80AD": "SK Hynix", "802C": "Micron", "0198": "Kingston", "029E": "Corsair",
+	"859B": "Crucial", "04CD": "G.Skill", "830B": "Nanya", "02FE": "Elpida", "04CB": "ADATA",
+	"0443": "Ramaxel", "014F": "Transcend",
+}
+
+// memoryMaker names a module maker given as a JEDEC code ("0x80CE",
+// "80CE", "80CE000080CE"), and returns any other value as it is.
+func memoryMaker(s string) string {
+	c := strings.TrimPrefix(strings.ToUpper(strings.TrimSpace(s)), "0X")
+	if len(c) == 12 && c[4:8] == "0000" && c[8:] == c[:4] {
+		c = c[:4]
+	}
+	if n, ok := jedecMakers[c]; ok {
+		return n
+	}
+	return s
+}
+
+// hexASCII decodes a part number that macOS and some firmware give as
+// hex-encoded ASCII ("0x4D3437...20"); any other value is returned as it
+// is.
+func hexASCII(s string) string {
+	h, ok := strings.CutPrefix(s, "0x")
+	if !ok || len(h) < 8 || len(h)%2 != 0 {
+		return s
+	}
+	b := make([]byte, 0, len(h)/2)
+	for i := 0; i < len(h); i += 2 {
+		v, err := strconv.ParseUint(h[i:i+2], 16, 8)
+		if err != nil {
+			return s
+		}
+		if v == 0 {
+			break // NUL padding
+		}
+		if v < 0x20 || v > 0x7e {
+			return s
+		}
+		b = append(b, byte(v))
+	}
+	return strings.TrimSpace(string(b))
 }
 
 // chassisTypes are the SMBIOS 3.x chassis type names, by number.

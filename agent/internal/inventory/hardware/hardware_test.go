@@ -4,6 +4,7 @@ import (
 	"errors"
 	"io/fs"
 	"os"
+	"reflect"
 	"strings"
 	"testing"
 	"testing/fstest"
@@ -187,12 +188,35 @@ func TestFromWMI(t *testing.T) {
 		BIOS:      []wmiBIOS{{Manufacturer: "Dell Inc.", SMBIOSBIOSVersion: "1.14.1", ReleaseDate: "20240807000000.000000+000"}},
 		Monitors: []wmiMonitorID{{InstanceName: `DISPLAY\DELA1C4\5&1a2b3c&0&UID4353_0`, ManufacturerName: []uint16{'D', 'E', 'L', 0, 0},
 			UserFriendlyName: []uint16{'D', 'E', 'L', 'L', ' ', 'U', '2', '7', '2', '2', 'D', 'E', 0}, YearOfManufacture: 32}},
-		Memory: []wmiPhysicalMemory{{DeviceLocator: "DIMM A", Capacity: 16 << 30, SMBIOSMemoryType: 35, Speed: 6000}},
+		Memory: []wmiPhysicalMemory{
+			{DeviceLocator: "DIMM A", BankLabel: "BANK 0", Capacity: 16 << 30, SMBIOSMemoryType: 35, Speed: 6400, ConfiguredClockSpeed: 6000,
+				Manufacturer: "Samsung", PartNumber: "K3KL3L30CM-BGCT  ", SerialNumber: "00000000"},
+			// Windows 7 leaves SMBIOSMemoryType 0 and says DDR3 in CIM's numbering.
+			{DeviceLocator: "ChannelA-DIMM0", BankLabel: "BANK 0", Capacity: 4 << 30, MemoryType: 24, Speed: 1600},
+		},
+		Arrays: []wmiPhysicalMemoryArray{{Use: 3, MemoryDevices: 2, MaxCapacity: 0x8000_0000, MaxCapacityEx: 64 << 20},
+			{Use: 4, MemoryDevices: 1, MaxCapacity: 1 << 20}}, // video memory
 	}
 	hw := FromWMI(r)
 	if hw.System.Chassis != "notebook" || hw.System.UUID != "4c4c4544-0051-3510-8057-b4c04f4a4e32" || hw.BIOS.Date != "2024-08-07" ||
-		hw.Monitors[0].Model != "DELL U2722DE" || hw.Monitors[0].Year != 2022 || hw.MemoryModules[0].Type != "LPDDR5" {
+		hw.Monitors[0].Model != "DELL U2722DE" || hw.Monitors[0].Year != 2022 {
 		t.Errorf("FromWMI = %+v", hw)
+	}
+	var errs []error
+	Clean(hw, &errs)
+	wantMem := []wire.MemoryModule{
+		{Locator: "DIMM A", Bank: "BANK 0", SizeBytes: 16 << 30, Type: "LPDDR5", SpeedMTs: 6400, ConfiguredSpeedMTs: 6000,
+			Manufacturer: "Samsung", PartNumber: "K3KL3L30CM-BGCT"},
+		{Locator: "ChannelA-DIMM0", Bank: "BANK 0", SizeBytes: 4 << 30, Type: "DDR3", SpeedMTs: 1600},
+	}
+	if !reflect.DeepEqual(hw.MemoryModules, wantMem) || hw.MemorySlots != 2 || hw.MemoryMaxBytes != 64<<30 {
+		t.Errorf("FromWMI memory = %+v in %d slots, max %d; want %+v in 2 slots, max 64 GiB", hw.MemoryModules, hw.MemorySlots,
+			hw.MemoryMaxBytes, wantMem)
+	}
+	for typ, want := range map[uint32]string{0x12: "DDR", 0x13: "DDR2", 0x14: "DDR2 FB-DIMM", 0x18: "DDR3", 0x1a: "DDR4", 0x22: "DDR5", 2: "", 0x15: ""} {
+		if got := FromWMI(WMIRows{Memory: []wmiPhysicalMemory{{SMBIOSMemoryType: typ}}}).MemoryModules[0].Type; got != want {
+			t.Errorf("SMBIOSMemoryType %#x = %q, want %q", typ, got, want)
+		}
 	}
 }
 
@@ -203,6 +227,43 @@ func TestChassisAndDate(t *testing.T) {
 	for in, want := range map[string]string{"04/12/2024": "2024-04-12", "12/31/99": "1999-12-31", "01/01/05": "2005-01-01", "garbage": "garbage"} {
 		if got := biosDate(in); got != want {
 			t.Errorf("biosDate(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
+
+func TestParseSystemProfilerIntelMemory(t *testing.T) {
+	b, err := os.ReadFile("testdata/system_profiler-imac-intel.xml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	hw, err := ParseSystemProfiler(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var errs []error
+	Clean(hw, &errs)
+	want := []wire.MemoryModule{
+		{Locator: "DIMM1/BANK 0", SizeBytes: 8 << 30, Type: "DDR4", SpeedMTs: 2667, Manufacturer: "SK Hynix",
+			PartNumber: "HMA81GS6JJR8N-VF", Serial: "0x2B4C1D09"},
+		{Locator: "DIMM1/BANK 1", SizeBytes: 16 << 30, Type: "DDR4", SpeedMTs: 2667, Manufacturer: "Kingston",
+			PartNumber: "KF426S15IB1/16"},
+	}
+	if !reflect.DeepEqual(hw.MemoryModules, want) || hw.MemorySlots != 4 || hw.System.Model != "iMac19,1" || hw.System.Chassis != "" {
+		t.Errorf("ParseSystemProfiler = %+v in %d slots (system %+v), want %+v in 4", hw.MemoryModules, hw.MemorySlots, hw.System, want)
+	}
+}
+
+func TestMemoryMakerAndPart(t *testing.T) {
+	for in, want := range map[string]string{"0x80CE": "Samsung", "80AD000080AD": "SK Hynix", "802C": "Micron", "859B": "Crucial",
+		"Kingston": "Kingston", "0x1234": "0x1234", "": ""} {
+		if got := memoryMaker(in); got != want {
+			t.Errorf("memoryMaker(%q) = %q, want %q", in, got, want)
+		}
+	}
+	for in, want := range map[string]string{"0x4D3437314135473433414231304354442020": "M471A5G43AB10CTD", "0x12": "0x12",
+		"0x0102030405": "0x0102030405", "0x4B4600000000": "KF", "0x4B463431000000": "KF41", "CT16G4SFRA32A.C16FP": "CT16G4SFRA32A.C16FP"} {
+		if got := hexASCII(in); got != want {
+			t.Errorf("hexASCII(%q) = %q, want %q", in, got, want)
 		}
 	}
 }

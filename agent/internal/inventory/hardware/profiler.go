@@ -50,6 +50,8 @@ func ParseSystemProfiler(data []byte) (*wire.Hardware, error) {
 				slots, _ := d["_items"].([]any)
 				if len(slots) == 0 {
 					slots = []any{d}
+				} else {
+					hw.MemorySlots += len(slots) // "empty" ones too
 				}
 				for _, sl := range slots {
 					m, _ := sl.(map[string]any)

@@ -18,6 +18,7 @@ func ReadSysFS(root fs.FS) (*wire.Hardware, []error) {
 	hw := &wire.Hardware{}
 	var errs []error
 	readDMI(root, hw, &errs)
+	readSMBIOSMemory(root, hw, &errs)
 	hw.Disks = readBlock(root, &errs)
 	hw.Monitors = readDRM(root, &errs)
 	hw.Batteries = readPowerSupply(root, &errs)
@@ -54,6 +55,38 @@ func readDMI(root fs.FS, hw *wire.Hardware, errs *[]error) {
 	if len(denied) > 0 {
 		*errs = append(*errs, source.Errorf(SourceDMI, "/%s/{%s}: readable by root only: %w", dir, strings.Join(denied, ","), source.ErrUnavailable))
 	}
+}
+
+// readSMBIOSMemory reads the memory modules from the raw SMBIOS table,
+// which only root may read.
+func readSMBIOSMemory(root fs.FS, hw *wire.Hardware, errs *[]error) {
+	const dir = "sys/firmware/dmi/tables"
+	table, err := fs.ReadFile(root, dir+"/DMI")
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		return // no SMBIOS (ARM boards, containers), or a kernel before 4.2
+	case errors.Is(err, fs.ErrPermission):
+		*errs = append(*errs, source.Errorf(SourceMemory, "/%s/DMI: readable by root only: %w", dir, source.ErrUnavailable))
+		return
+	case err != nil:
+		*errs = append(*errs, source.Wrap(SourceMemory, err))
+		return
+	}
+	m, err := ParseSMBIOSMemory(table)
+	if err != nil {
+		*errs = append(*errs, source.Errorf(SourceMemory, "/%s/DMI: %w", dir, err))
+	}
+	if ep, e := fs.ReadFile(root, dir+"/smbios_entry_point"); e == nil {
+		p, e := ParseSMBIOSEntryPoint(ep)
+		switch {
+		case e != nil:
+			*errs = append(*errs, source.Errorf(SourceMemory, "/%s/smbios_entry_point: %w", dir, e))
+		case p.Major < 3 && len(table) < p.TableLen && err == nil:
+			// A 2.x entry point gives the exact length; 3.x a maximum.
+			*errs = append(*errs, source.Errorf(SourceMemory, "/%s/DMI: %d bytes, the entry point says %d: truncated", dir, len(table), p.TableLen))
+		}
+	}
+	hw.MemoryModules, hw.MemorySlots, hw.MemoryMaxBytes = m.Modules, m.Slots, m.MaxBytes
 }
 
 // readBlock lists whole disks under sys/block, leaving out loop, RAM,

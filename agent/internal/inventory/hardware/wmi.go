@@ -24,9 +24,21 @@ type (
 		Size                                                                      uint64
 	}
 	wmiPhysicalMemory struct {
-		DeviceLocator, Manufacturer, PartNumber, SerialNumber string
-		Capacity                                              uint64
-		Speed, SMBIOSMemoryType                               uint32
+		DeviceLocator, BankLabel, Manufacturer, PartNumber, SerialNumber string
+		Capacity                                                         uint64
+		Speed, SMBIOSMemoryType                                          uint32
+		// ConfiguredClockSpeed is there from Windows 8 / Server 2012 on.
+		ConfiguredClockSpeed uint32
+		// MemoryType is the CIM memory type, which Windows fills where
+		// SMBIOSMemoryType is 0 (Windows 7).
+		MemoryType uint16
+	}
+	wmiPhysicalMemoryArray struct {
+		Use, MemoryDevices uint16
+		// MaxCapacity in KiB; MaxCapacityEx (Windows 8 on) when it is
+		// 2 TiB or more.
+		MaxCapacity   uint32
+		MaxCapacityEx uint64
 	}
 	wmiMonitorID struct {
 		InstanceName                                                      string
@@ -50,6 +62,7 @@ type WMIRows struct {
 	BaseBoard []wmiBaseBoard
 	Disks     []wmiDiskDrive
 	Memory    []wmiPhysicalMemory
+	Arrays    []wmiPhysicalMemoryArray
 	Monitors  []wmiMonitorID
 	Batteries []wmiBattery
 }
@@ -101,9 +114,28 @@ func FromWMI(r WMIRows) *wire.Hardware {
 			Firmware: d.FirmwareRevision, SizeBytes: d.Size, Kind: kind, Removable: strings.HasPrefix(d.MediaType, "Removable")})
 	}
 	for _, m := range r.Memory {
-		hw.MemoryModules = append(hw.MemoryModules, wire.MemoryModule{Locator: m.DeviceLocator, SizeBytes: m.Capacity,
-			Type: smbiosMemoryType(m.SMBIOSMemoryType), SpeedMTs: int(m.Speed), Manufacturer: strings.TrimSpace(m.Manufacturer),
+		typ := SMBIOSMemoryType(int(m.SMBIOSMemoryType))
+		if typ == "" {
+			typ = cimMemoryTypes[m.MemoryType]
+		}
+		hw.MemoryModules = append(hw.MemoryModules, wire.MemoryModule{Locator: strings.TrimSpace(m.DeviceLocator),
+			Bank: strings.TrimSpace(m.BankLabel), SizeBytes: m.Capacity, Type: typ, SpeedMTs: int(m.Speed),
+			ConfiguredSpeedMTs: int(m.ConfiguredClockSpeed), Manufacturer: strings.TrimSpace(m.Manufacturer),
 			PartNumber: strings.TrimSpace(m.PartNumber), Serial: strings.TrimSpace(m.SerialNumber)})
+	}
+	for _, a := range r.Arrays {
+		if a.Use != smbiosUseSystemMemory {
+			continue
+		}
+		hw.MemorySlots += int(a.MemoryDevices)
+		if a.MaxCapacityEx > 0 && a.MaxCapacityEx < 1<<52 {
+			hw.MemoryMaxBytes += a.MaxCapacityEx << 10
+		} else if a.MaxCapacity != 0x8000_0000 {
+			hw.MemoryMaxBytes += uint64(a.MaxCapacity) << 10
+		}
+	}
+	if hw.MemorySlots > 0 {
+		hw.MemorySlots = max(hw.MemorySlots, len(hw.MemoryModules))
 	}
 	for _, m := range r.Monitors {
 		mon := wire.Monitor{Port: m.InstanceName, Maker: u16(m.ManufacturerName), ProductCode: strings.ToLower(u16(m.ProductCodeID)),
@@ -140,28 +172,10 @@ func cimDate(s string) string {
 	return fmt.Sprintf("%s-%s-%s", s[:4], s[4:6], s[6:8])
 }
 
-func smbiosMemoryType(t uint32) string {
-	switch t {
-	case 20:
-		return "DDR"
-	case 21:
-		return "DDR2"
-	case 24:
-		return "DDR3"
-	case 26:
-		return "DDR4"
-	case 27:
-		return "LPDDR"
-	case 28:
-		return "LPDDR2"
-	case 29:
-		return "LPDDR3"
-	case 30:
-		return "LPDDR4"
-	case 34:
-		return "DDR5"
-	case 35:
-		return "LPDDR5"
-	}
-	return ""
+// cimMemoryTypes name the CIM_PhysicalMemory MemoryType values, which
+// number the memory types differently from SMBIOS.
+var cimMemoryTypes = map[uint16]string{
+	2: "DRAM", 3: "Synchronous DRAM", 4: "Cache DRAM", 5: "EDO", 6: "EDRAM", 7: "VRAM", 8: "SRAM", 9: "RAM",
+	10: "ROM", 11: "Flash", 12: "EEPROM", 13: "FEPROM", 14: "EPROM", 15: "CDRAM", 16: "3DRAM", 17: "SDRAM",
+	18: "SGRAM", 19: "RDRAM", 20: "DDR", 21: "DDR2", 22: "DDR2 FB-DIMM", 24: "DDR3", 25: "FBD2",
 }

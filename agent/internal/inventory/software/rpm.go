@@ -18,21 +18,34 @@ const (
 	rpmBDB    = "var/lib/rpm/Packages"    // Berkeley DB: RHEL ≤ 8, older Fedora
 )
 
-// readRPM reads the rpm database without the rpm tool.
+// readRPM reads the rpm database without the rpm tool, in whichever format
+// the host has: sqlite (Fedora ≥ 33, RHEL 9), NDB (SUSE) or Berkeley DB.
+// A database that cannot be read costs the rpm source only.
 func readRPM(root fs.FS) ([]wire.Package, []error) {
-	data, err := fs.ReadFile(root, rpmSQLite)
-	switch {
-	case err == nil:
-		blobs, err := SQLiteTableBlobs(data, "Packages", 1)
+	for _, f := range []struct {
+		path    string
+		headers func([]byte) ([][]byte, []error, error)
+	}{{rpmSQLite, rpmSQLiteHeaders}, {rpmNDB, rpmNDBHeaders}, {rpmBDB, rpmBDBHeaders}} {
+		data, err := fs.ReadFile(root, f.path)
+		switch {
+		case errors.Is(err, fs.ErrNotExist):
+			continue
+		case err != nil:
+			return nil, []error{source.Wrap(wire.SourceRPM, err)}
+		}
+		blobs, blobErrs, err := f.headers(data)
 		if err != nil {
-			return nil, []error{source.Errorf(wire.SourceRPM, "%s: %w", rpmSQLite, err)}
+			return nil, []error{source.Errorf(wire.SourceRPM, "/%s: %w", f.path, err)}
 		}
 		pe := parseErrors{src: wire.SourceRPM}
+		for _, e := range blobErrs {
+			pe.add(fmt.Errorf("/%s: %w", f.path, e))
+		}
 		var pkgs []wire.Package
 		for i, b := range blobs {
 			p, err := ParseRPMHeader(b)
 			if err != nil {
-				pe.add(fmt.Errorf("package %d: %w", i, err))
+				pe.add(fmt.Errorf("/%s: package %d: %w", f.path, i, err))
 				continue
 			}
 			if p.Name == "gpg-pubkey" {
@@ -41,15 +54,14 @@ func readRPM(root fs.FS) ([]wire.Package, []error) {
 			pkgs = append(pkgs, p)
 		}
 		return pkgs, pe.list()
-	case !errors.Is(err, fs.ErrNotExist):
-		return nil, []error{source.Wrap(wire.SourceRPM, err)}
-	}
-	for _, f := range []string{rpmNDB, rpmBDB} {
-		if _, err := fs.Stat(root, f); err == nil {
-			return nil, []error{source.Errorf(wire.SourceRPM, "/%s: this rpm database format is not read yet: %w", f, source.ErrUnavailable)}
-		}
 	}
 	return nil, nil
+}
+
+// rpmSQLiteHeaders returns the header blobs of rpmdb.sqlite.
+func rpmSQLiteHeaders(db []byte) ([][]byte, []error, error) {
+	blobs, err := SQLiteTableBlobs(db, "Packages", 1)
+	return blobs, nil, err
 }
 
 // rpm header tags and types.
@@ -71,6 +83,10 @@ const (
 	rpmStringArray = 8
 	rpmI18NString  = 9
 )
+
+// rpmStringTags are the string tags ParseRPMHeader reads.
+var rpmStringTags = map[uint32]bool{rpmTagName: true, rpmTagVersion: true, rpmTagRelease: true, rpmTagVendor: true,
+	rpmTagPackager: true, rpmTagArch: true}
 
 // ParseRPMHeader reads one package header as the rpm database stores it:
 // the index count and data length (big-endian uint32), the index entries
@@ -112,7 +128,11 @@ func ParseRPMHeader(b []byte) (wire.Package, error) {
 		var ok bool
 		switch typ {
 		case rpmString, rpmI18NString, rpmStringArray:
-			s, ok = str(off)
+			if rpmStringTags[tag] {
+				s, ok = str(off)
+			} else {
+				ok = off < uint32(len(store)) // not read: no scan for its end
+			}
 		case rpmInt32:
 			if ok = cnt >= 1 && uint64(off)+4 <= uint64(len(store)); ok {
 				n = uint64(binary.BigEndian.Uint32(store[off:]))

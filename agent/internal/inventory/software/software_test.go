@@ -25,7 +25,7 @@ var mtimeSources = map[string]bool{wire.SourceDpkg: true, wire.SourceSnap: true,
 // and compares the packages and errors to testdata/<case>.golden.json.
 func TestCollectFSGolden(t *testing.T) {
 	all := append(append([]string{}, LinuxSources...), MacSources...)
-	for _, c := range []string{"debian", "fedora", "alpine", "arch", "ubuntu", "macos"} {
+	for _, c := range []string{"debian", "fedora", "centos7", "opensuse", "alpine", "arch", "ubuntu", "macos"} {
 		t.Run(c, func(t *testing.T) {
 			pkgs, errs := CollectFS(t.Context(), os.DirFS(filepath.Join("testdata", c)), all)
 			for i := range pkgs {
@@ -151,9 +151,16 @@ func TestParseUninstallAndHotfixes(t *testing.T) {
 	for _, p := range pkgs {
 		names = append(names, p.Name+"|"+p.Arch+"|"+p.Scope)
 	}
-	want := "7-Zip 24.09 (x64 edition)||,Mozilla Firefox (x64 en-US)||,Adobe Acrobat Reader|x86|,Zoom Workplace||user:S-1-5-21-3623811015-3361044348-30300820-1013"
+	want := "7-Zip 24.09 (x64 edition)||,Mozilla Firefox (x64 en-US)||,Adobe Acrobat Reader|x86|,Bibliothèque numérique — 数字图书馆 😀||," +
+		"Minimal App||,Zoom Workplace||user:S-1-5-21-3623811015-3361044348-30300820-1013"
 	if got := strings.Join(names, ","); got != want {
 		t.Errorf("ParseUninstall names = %s, want %s", got, want)
+	}
+	if p := pkgs[3]; p.Publisher != "Société Générale d'Édition" || !p.InstallDate.IsZero() || p.Version != "3.1" {
+		t.Errorf("ParseUninstall non-ASCII entry = %+v (a local-format InstallDate is not read)", p)
+	}
+	if p := pkgs[4]; p != (wire.Package{Name: "Minimal App", Source: wire.SourceWindowsProgram, ID: "MinimalApp"}) {
+		t.Errorf("ParseUninstall minimal entry = %+v", p)
 	}
 	if p := pkgs[0]; p.SizeBytes != 5832*1024 || !p.InstallDate.Equal(time.Date(2024, 11, 5, 0, 0, 0, 0, time.UTC)) || p.Publisher != "Igor Pavlov" {
 		t.Errorf("ParseUninstall 7-Zip = %+v", p)
