@@ -189,12 +189,30 @@ func writeHostDetail(w io.Writer, d *adminapi.HostDetail, now time.Time) error {
 		field("BIOS", join(" ", hw.BIOS.Vendor, hw.BIOS.Version, hw.BIOS.Date))
 		b := hw.Baseboard
 		field("Baseboard", join(", ", join(" ", b.Vendor, b.Model, b.Version), labelled("serial", b.Serial), labelled("asset tag", b.AssetTag)))
+		if hw.MemorySlots > 0 || hw.MemoryMaxBytes > 0 {
+			slots := ""
+			if hw.MemorySlots > 0 {
+				slots = fmt.Sprintf("%d of %d slots used", len(hw.MemoryModules), hw.MemorySlots)
+			}
+			most := ""
+			if hw.MemoryMaxBytes > 0 {
+				most = "up to " + formatBytes(hw.MemoryMaxBytes)
+			}
+			field("Memory slots", join(", ", slots, most))
+		}
 		for _, m := range hw.MemoryModules {
 			speed := ""
 			if m.SpeedMTs > 0 {
 				speed = strconv.Itoa(m.SpeedMTs) + " MT/s"
 			}
-			field("Memory module", join(" ", m.Locator+":", formatBytes(m.SizeBytes), m.Type, speed, m.Manufacturer, m.PartNumber,
+			if m.ConfiguredSpeedMTs > 0 && m.ConfiguredSpeedMTs != m.SpeedMTs {
+				speed += " (running at " + strconv.Itoa(m.ConfiguredSpeedMTs) + ")"
+			}
+			loc := m.Locator
+			if m.Bank != "" && !strings.Contains(m.Locator, m.Bank) {
+				loc = m.Bank + "/" + m.Locator
+			}
+			field("Memory module", join(" ", loc+":", formatBytes(m.SizeBytes), m.Type, speed, m.Manufacturer, m.PartNumber,
 				labelled("serial", m.Serial)))
 		}
 		for _, m := range hw.Monitors {

@@ -311,6 +311,7 @@ SELECT system_vendor, system_model, system_family, system_version, system_sku, s
     bios_vendor, bios_version, bios_date, board_vendor, board_model, board_version, board_serial, board_asset_tag,
     disk_name, disk_model, disk_vendor, disk_serial, disk_firmware, disk_size_bytes, disk_kind, disk_removable,
     mem_locator, mem_size_bytes, mem_type, mem_speed_mts, mem_manufacturer, mem_part_number, mem_serial,
+    mem_bank, mem_configured_speed_mts, memory_slots, memory_max_bytes,
     monitor_port, monitor_maker, monitor_product_code, monitor_model, monitor_serial, monitor_year, monitor_week,
     monitor_width_cm, monitor_height_cm,
     battery_name, battery_manufacturer, battery_model, battery_serial, battery_chemistry, battery_design_capacity,
@@ -322,9 +323,10 @@ FROM host_hardware FINAL WHERE agent_id = ? AND report_id = ?`, func(rows driver
 			dName, dModel, dVendor, dSerial, dFirmware, dKind               []string
 			dSize                                                           []uint64
 			dRemovable                                                      []uint8
-			mLocator, mType, mManufacturer, mPart, mSerial                  []string
+			mLocator, mType, mManufacturer, mPart, mSerial, mBank           []string
 			mSize                                                           []uint64
-			mSpeed                                                          []uint32
+			mSpeed, mConfSpeed                                              []uint32
+			memSlots                                                        uint32
 			monPort, monMaker, monCode, monModel, monSerial                 []string
 			monYear                                                         []uint16
 			monWeek                                                         []uint8
@@ -338,6 +340,7 @@ FROM host_hardware FINAL WHERE agent_id = ? AND report_id = ?`, func(rows driver
 			&b.Vendor, &b.Version, &b.Date, &m.Vendor, &m.Model, &m.Version, &m.Serial, &m.AssetTag,
 			&dName, &dModel, &dVendor, &dSerial, &dFirmware, &dSize, &dKind, &dRemovable,
 			&mLocator, &mSize, &mType, &mSpeed, &mManufacturer, &mPart, &mSerial,
+			&mBank, &mConfSpeed, &memSlots, &hw.MemoryMaxBytes,
 			&monPort, &monMaker, &monCode, &monModel, &monSerial, &monYear, &monWeek, &monWidth, &monHeight,
 			&batName, &batManufacturer, &batModel, &batSerial, &batChem, &batDesign, &batFull, &batUnit, &batCycles, &batStatus); err != nil {
 			return err
@@ -349,8 +352,9 @@ FROM host_hardware FINAL WHERE agent_id = ? AND report_id = ?`, func(rows driver
 		for i := range mLocator {
 			hw.MemoryModules = append(hw.MemoryModules, wire.MemoryModule{Locator: mLocator[i], SizeBytes: at(mSize, i),
 				Type: at(mType, i), SpeedMTs: int(at(mSpeed, i)), Manufacturer: at(mManufacturer, i), PartNumber: at(mPart, i),
-				Serial: at(mSerial, i)})
+				Serial: at(mSerial, i), Bank: at(mBank, i), ConfiguredSpeedMTs: int(at(mConfSpeed, i))})
 		}
+		hw.MemorySlots = int(memSlots)
 		for i := range monPort {
 			hw.Monitors = append(hw.Monitors, wire.Monitor{Port: monPort[i], Maker: at(monMaker, i), ProductCode: at(monCode, i),
 				Model: at(monModel, i), Serial: at(monSerial, i), Year: int(at(monYear, i)), Week: int(at(monWeek, i)),

@@ -64,9 +64,11 @@ func TestHostDetailRoundTrip(t *testing.T) {
 			{Name: "nvme0n1", Model: "PM9A1", Serial: "S1", SizeBytes: 512 << 30, Kind: wire.DiskNVMe},
 			{Name: "sda", SizeBytes: 1, Kind: wire.DiskUSB, Removable: true},
 		},
-		MemoryModules: []wire.MemoryModule{{Locator: "DIMM A1", SizeBytes: 8 << 30, Type: "DDR5", SpeedMTs: 5600, Manufacturer: "Samsung", PartNumber: "M1", Serial: "MS1"}},
-		Monitors:      []wire.Monitor{{Port: "card0-DP-1", Maker: "DEL", ProductCode: "a0b1", Model: "U2720Q", Serial: hostile, Year: 2021, Week: 12, WidthCm: 60, HeightCm: 34}},
-		Batteries:     []wire.Battery{{Name: "BAT0", Manufacturer: "SMP", DesignCapacity: 57000, FullCapacity: 51000, CapacityUnit: "mWh", CycleCount: 120, Status: "charging"}},
+		MemoryModules: []wire.MemoryModule{{Locator: "DIMM A1", Bank: "P0 CHANNEL A", SizeBytes: 8 << 30, Type: "DDR5", SpeedMTs: 5600,
+			ConfiguredSpeedMTs: 4800, Manufacturer: "Samsung", PartNumber: "M1", Serial: "MS1"}},
+		MemorySlots: 4, MemoryMaxBytes: 128 << 30,
+		Monitors:  []wire.Monitor{{Port: "card0-DP-1", Maker: "DEL", ProductCode: "a0b1", Model: "U2720Q", Serial: hostile, Year: 2021, Week: 12, WidthCm: 60, HeightCm: 34}},
+		Batteries: []wire.Battery{{Name: "BAT0", Manufacturer: "SMP", DesignCapacity: 57000, FullCapacity: 51000, CapacityUnit: "mWh", CycleCount: 120, Status: "charging"}},
 	}
 	inv.Users = []wire.User{
 		{Name: "root", ID: "0", Home: "/root", Shell: "/bin/bash", Admin: true, System: true},

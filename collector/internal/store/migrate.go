@@ -6,6 +6,7 @@ import (
 	"crypto/sha256"
 	"embed"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"io/fs"
 	"path"
@@ -14,6 +15,8 @@ import (
 	"strings"
 	"text/template"
 	"time"
+
+	"github.com/ClickHouse/clickhouse-go/v2"
 )
 
 //go:embed migrations/*.sql
@@ -247,9 +250,17 @@ func (db *DB) Migrate(ctx context.Context) ([]uint32, error) {
 
 func (db *DB) applyStatements(ctx context.Context, m Migration, stmts []string) error {
 	for i, s := range stmts {
-		if err := db.conn.Exec(ctx, s); err != nil {
+		if err := db.conn.Exec(ctx, s); err != nil && !columnExists(s, err) {
 			return fmt.Errorf("migration %04d %s, statement %d: %w", m.Version, m.Name, i+1, classify(err))
 		}
 	}
 	return nil
+}
+
+// columnExists reports whether err is ClickHouse refusing an ADD COLUMN
+// statement because the column is there already (code 44): a migration
+// that stopped half-way added it before.
+func columnExists(stmt string, err error) bool {
+	var ex *clickhouse.Exception
+	return errors.As(err, &ex) && ex.Code == 44 && strings.Contains(strings.ToUpper(stmt), "ADD COLUMN")
 }
