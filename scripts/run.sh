@@ -197,6 +197,7 @@ PY
 	say "umbra scan create 198.18.1.0/24 --wait (routed to the agent on that segment)"
 	UMBRA_SNMP_COMMUNITY=umbra-ro "$bin/umbra" credential add office-ro --version 2c >/dev/null
 	UMBRA_SNMP_COMMUNITY=public "$bin/umbra" credential add printers >/dev/null
+	"$bin/umbra" network trust add --subnet 198.18.1.0/24 --note "simulated office" >/dev/null # agents scan only on trusted networks
 	"$bin/umbra" scan create 198.18.1.0/24 --credentials office-ro,printers --wait --timeout 3m
 
 	# --wait has waited for the results to reach the collector and has

@@ -18,6 +18,7 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/umbrasec/umbra/agent/internal/config"
+	"github.com/umbrasec/umbra/agent/internal/discovery/scan"
 	"github.com/umbrasec/umbra/agent/internal/inventory"
 	"github.com/umbrasec/umbra/agent/internal/inventory/delta"
 	"github.com/umbrasec/umbra/agent/internal/spool"
@@ -42,11 +43,19 @@ type Agent struct {
 	log     *slog.Logger
 	client  sender
 	collect func(context.Context) (*wire.Inventory, error)
+	// netView reads the network the agent sits on (trusted networks).
+	netView func() wire.NetworkView
+	// scan runs a scan job's scan; nil means the real one. Tests set it.
+	scan func(context.Context, scan.Options) scan.Result
+
+	policyMu sync.Mutex
+	policy   *wire.NetworkPolicy // nil until received or read from the state folder
 
 	// Set by Run.
-	agentID string
-	spool   *spool.Spool
-	nudge   chan struct{} // wakes the sender
+	startedAt time.Time
+	agentID   string
+	spool     *spool.Spool
+	nudge     chan struct{} // wakes the sender
 
 	started chan struct{} // tests: closed once the spool is open
 }
@@ -60,12 +69,21 @@ func New(cfg config.Config, log *slog.Logger) (*Agent, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Agent{cfg: cfg, log: log, client: client, collect: inventory.Collect}, nil
+	return &Agent{cfg: cfg, log: log, client: client, collect: inventory.Collect, netView: readNetworkView}, nil
 }
 
 // Run runs the agent until ctx is done. It returns nil then, or an error if
 // the agent could not start (its state folder or spool unusable).
 func (a *Agent) Run(ctx context.Context) error {
+	a.startedAt = time.Now()
+	if a.netView == nil {
+		a.netView = readNetworkView
+	}
+	if scale := clockScale(); scale > 1 {
+		a.cfg = scaleSchedules(a.cfg, scale)
+		a.log.Warn("TEST CLOCK: schedules run faster than real time (a test-only build)", "scale", scale,
+			"inventory_interval", a.cfg.InventoryInterval, "delta_interval", a.cfg.DeltaInterval, "heartbeat_interval", a.cfg.HeartbeatInterval)
+	}
 	if a.cfg.MemoryLimit > 0 {
 		debug.SetMemoryLimit(int64(a.cfg.MemoryLimit))
 	}
@@ -234,21 +252,6 @@ func (a *Agent) spoolReport(rep *wire.Report, class spool.Class, key string) err
 	}
 	a.log.Info("report spooled", "report_id", rep.ID, "kind", rep.Kind, "seq", seq, "bytes", len(payload))
 	return nil
-}
-
-// heartbeatLoop checks in every HeartbeatInterval, with jitter: it logs
-// the spool's state and wakes the sender.
-//
-// TODO: send a heartbeat report once the wire format has a kind for it.
-func (a *Agent) heartbeatLoop(ctx context.Context) {
-	for sleep(ctx, jitter(a.cfg.HeartbeatInterval, a.cfg.Jitter)) {
-		st := a.spool.Stats()
-		a.log.Debug("heartbeat", "spooled_reports", st.Records, "spooled_bytes", st.Bytes, "dropped_reports", st.Dropped.Records)
-		select {
-		case a.nudge <- struct{}{}:
-		default:
-		}
-	}
 }
 
 // sendLoop delivers spooled reports oldest-first, pausing with backoff and

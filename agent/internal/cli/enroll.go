@@ -2,7 +2,6 @@ package cli
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -97,13 +96,8 @@ func runEnroll(ctx context.Context, args []string, stdout, stderr io.Writer) err
 // replaceAgentID writes the agent id the collector assigned over the local
 // one, atomically and readable only by the owner.
 func replaceAgentID(dir, id string) error {
-	path := filepath.Join(dir, "agent-id")
-	tmp := path + ".enroll"
-	if err := os.WriteFile(tmp, []byte(id+"\n"), 0o600); err != nil {
+	if err := state.WritePrivate(filepath.Join(dir, "agent-id"), []byte(id+"\n")); err != nil {
 		return fmt.Errorf("saving agent id: %w", err)
-	}
-	if err := os.Rename(tmp, path); err != nil {
-		return errors.Join(fmt.Errorf("saving agent id: %w", err), os.Remove(tmp))
 	}
 	if got, err := state.AgentID(dir); err != nil || got != id {
 		return fmt.Errorf("saving agent id: read back %q, %v", got, err)

@@ -11,6 +11,7 @@ import (
 
 	"github.com/umbrasec/umbra/agent/internal/config"
 	"github.com/umbrasec/umbra/agent/internal/osservice"
+	"github.com/umbrasec/umbra/agent/internal/state"
 	"gopkg.in/yaml.v3"
 )
 
@@ -90,6 +91,12 @@ func prepareConfig(path, collector string, stdout io.Writer) error {
 	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
 	if err != nil {
 		return err
+	}
+	// Restricted before anything is written: on Windows the mode above
+	// means nothing, and the file inherits ProgramData's DACL.
+	if err := state.Restrict(path, false); err != nil {
+		f.Close()
+		return errors.Join(err, os.Remove(path))
 	}
 	_, err = f.Write(append([]byte("# umbra-agent configuration: see the agent's README for every key.\n"), b...))
 	if cerr := f.Close(); err == nil {

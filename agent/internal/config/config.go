@@ -36,7 +36,10 @@ type Config struct {
 	Delta bool `yaml:"delta"`
 	// DeltaInterval is how often a delta inventory is sent when Delta is on.
 	DeltaInterval time.Duration `yaml:"delta_interval"`
-	// HeartbeatInterval is how often the agent checks in.
+	// HeartbeatInterval is how often the agent checks in with a heartbeat
+	// (POST /api/v1/heartbeat, never spooled): its version, uptime and
+	// spool depth, which the collector shows as its last contact; the
+	// answer carries the trusted networks, where it may scan.
 	HeartbeatInterval time.Duration `yaml:"heartbeat_interval"`
 	// Jitter spreads every interval by up to this fraction either way, so
 	// that ten thousand agents never arrive together.

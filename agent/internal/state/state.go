@@ -47,7 +47,7 @@ func AgentID(dir string) (string, error) {
 	if err == nil || !errors.Is(err, fs.ErrNotExist) {
 		return id, err
 	}
-	if err := os.MkdirAll(dir, 0o700); err != nil {
+	if err := MkdirPrivate(dir); err != nil {
 		return "", fmt.Errorf("making state folder: %w", err)
 	}
 	id = uuid.NewString()
@@ -102,8 +102,10 @@ func writeNew(path, data string) (err error) {
 	return nil
 }
 
-// WritePrivate replaces path with data atomically, mode 0600: a crash
-// leaves the old file or the new one, never a torn one.
+// WritePrivate replaces path with data atomically, readable only by the
+// system (mode 0600; on Windows a DACL for SYSTEM and Administrators only,
+// see Restrict): a crash leaves the old file or the new one, never a torn
+// one.
 func WritePrivate(path string, data []byte) error {
 	tmp, err := writeTemp(path, data)
 	if err != nil {
@@ -117,8 +119,8 @@ func WritePrivate(path string, data []byte) error {
 	return nil
 }
 
-// writeTemp writes data to a new temporary file beside path, mode 0600,
-// flushed to disk, and returns its name.
+// writeTemp writes data to a new temporary file beside path, restricted
+// (Restrict) before data is written, flushed to disk, and returns its name.
 func writeTemp(path string, data []byte) (string, error) {
 	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp*")
 	if err != nil {
@@ -130,7 +132,7 @@ func writeTemp(path string, data []byte) (string, error) {
 		os.Remove(tmp)
 		return "", err
 	}
-	if err := f.Chmod(0o600); err != nil && runtime.GOOS != "windows" {
+	if err := Restrict(tmp, false); err != nil {
 		return fail(err)
 	}
 	if _, err := f.Write(data); err != nil {

@@ -194,7 +194,7 @@ func Enroll(ctx context.Context, base, secret, pin string, insecure bool, req En
 // owner (root or SYSTEM for the service): the credential file last, so a
 // crash never leaves a credential without its CA.
 func (e *Enrollment) Save(dir string) error {
-	if err := os.MkdirAll(dir, 0o700); err != nil {
+	if err := state.MkdirPrivate(dir); err != nil {
 		return fmt.Errorf("making state folder: %w", err)
 	}
 	if e.CA != nil {

@@ -50,6 +50,9 @@ type Host struct {
 	FirstSeen          time.Time `json:"first_seen"`
 	LastSeen           time.Time `json:"last_seen"`
 	Reports            uint64    `json:"reports"`
+	// Heartbeat is the agent's latest heartbeat, its last contact between
+	// inventories; nil when it has sent none.
+	Heartbeat *Presence `json:"heartbeat,omitempty"`
 }
 
 // CreateToken is the body of POST PathTokens.
@@ -109,6 +112,8 @@ type Agent struct {
 	Revoked         bool       `json:"revoked"`
 	RevokedAt       *time.Time `json:"revoked_at,omitempty"`
 	RevokedBy       string     `json:"revoked_by,omitempty"`
+	// Heartbeat is the agent's latest heartbeat; nil when it has sent none.
+	Heartbeat *Presence `json:"heartbeat,omitempty"`
 }
 
 // AgentList is the answer to GET PathAgents.

@@ -55,6 +55,9 @@ type Options struct {
 	Metrics http.Handler
 	// Jobs runs scan jobs; nil answers the scan routes with 501.
 	Jobs *jobs.Service
+	// TrustAllNetworks lets agents scan on any network while no trusted
+	// network is configured; by default they scan nowhere until one is.
+	TrustAllNetworks bool
 }
 
 // Ingester stores reports, possibly batching them with others.
@@ -71,7 +74,8 @@ func (d directIngest) Submit(ctx context.Context, received time.Time, r *wire.Re
 // DefaultMaxRequestBytes bounds a compressed request body.
 const DefaultMaxRequestBytes = 8 << 20
 
-// RetryAfter is what a 503 answer asks the agent to wait.
+// RetryAfter is what a 503 answer asks the agent to wait, unless the
+// error says otherwise (a full ingest queue says when it will have room).
 const RetryAfter = 10 * time.Second
 
 type handler struct {
@@ -204,8 +208,14 @@ func (h *handler) decodeFailed(w http.ResponseWriter, log *slog.Logger, err erro
 func (h *handler) storeFailed(w http.ResponseWriter, log *slog.Logger, err error) {
 	if errors.Is(err, store.ErrUnavailable) || errors.Is(err, context.DeadlineExceeded) {
 		log.Warn("database unavailable", "error", err)
-		w.Header().Set("Retry-After", strconv.Itoa(int(RetryAfter/time.Second)))
-		writeProblem(w, http.StatusServiceUnavailable, wire.Problem{Error: "the database is unavailable; retry later"})
+		after, msg := RetryAfter, "the database is unavailable; retry later"
+		var ra interface{ RetryAfter() time.Duration }
+		if errors.As(err, &ra) {
+			// The ingest queue is full and knows how fast it drains.
+			after, msg = ra.RetryAfter(), "the collector is busy; retry later"
+		}
+		w.Header().Set("Retry-After", strconv.Itoa(int(max(after.Round(time.Second), time.Second)/time.Second)))
+		writeProblem(w, http.StatusServiceUnavailable, wire.Problem{Error: msg})
 		return
 	}
 	log.Error("database error", "error", err)
@@ -221,7 +231,9 @@ func (h *handler) getHosts(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	out := adminapi.HostList{Hosts: make([]adminapi.Host, 0, len(hosts))}
+	hbs := h.heartbeats(ctx, r)
 	for _, s := range hosts {
+		hb, seen := hbs[s.AgentID]
 		out.Hosts = append(out.Hosts, adminapi.Host{
 			AgentID: s.AgentID, ReportID: s.ReportID, HostID: s.HostID, Hostname: s.Hostname,
 			OSFamily: s.OSFamily, Platform: s.Platform, PlatformVersion: s.PlatformVersion,
@@ -229,6 +241,7 @@ func (h *handler) getHosts(w http.ResponseWriter, r *http.Request) {
 			CPUModel: s.CPUModel, CPUCores: s.CPUCores, CPUThreads: s.CPUThreads, MemoryBytes: s.MemoryBytes,
 			MACs: nonNil(s.MACs), Addresses: nonNil(s.Addresses),
 			CollectedAt: s.CollectedAt.UTC(), FirstSeen: s.FirstSeen.UTC(), LastSeen: s.LastSeen.UTC(), Reports: s.Reports,
+			Heartbeat: presenceOut(hb, seen),
 		})
 	}
 	writeJSON(w, http.StatusOK, out)

@@ -211,6 +211,9 @@ func TestAuthMatrix(t *testing.T) {
 					body, ok = adminapi.CreateEnrollSecret{Name: "m", TTLSeconds: 60}, http.StatusCreated
 				case rt.Pattern == wire.PathJobsNext:
 					path, ok = path+"?wait=0", http.StatusNoContent // no job for this agent
+				case rt.Pattern == wire.PathHeartbeat:
+					// Every heartbeat claims to be agent A's.
+					body, ok = wire.Heartbeat{AgentID: agentA.AgentID, AgentVersion: "matrix"}, http.StatusOK
 				case rt.Method == "DELETE":
 					ok = http.StatusNotFound // the id does not exist: authorised, then not found
 				case rt.Method != "GET":
@@ -221,8 +224,8 @@ func TestAuthMatrix(t *testing.T) {
 					want = http.StatusForbidden
 					if rt.Policy.Allows(*c.p) {
 						want = ok
-						if rt.Pattern == wire.PathReports && c.p.AgentID != agentA.AgentID {
-							want = http.StatusForbidden // another agent's report
+						if (rt.Pattern == wire.PathReports || rt.Pattern == wire.PathHeartbeat) && c.p.AgentID != agentA.AgentID {
+							want = http.StatusForbidden // another agent's report or heartbeat
 						}
 					}
 				}

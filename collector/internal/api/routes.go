@@ -94,6 +94,10 @@ func (h *handler) routes() []Route {
 		{"DELETE", adminapi.PathScanSchedules + "/{id}", PolicyOperate, hf(h.deleteScanSchedule)},
 		{"GET", wire.PathJobsNext, PolicyAgent, hf(h.getNextJob)},
 		{"POST", wire.PathJobsPrefix + "{id}/progress", PolicyAgent, hf(h.postJobProgress)},
+		{"POST", wire.PathHeartbeat, PolicyAgent, hf(h.postHeartbeat)},
+		{"GET", adminapi.PathTrustedNetworks, PolicyRead, hf(h.getTrustedNetworks)},
+		{"POST", adminapi.PathTrustedNetworks, PolicyOperate, hf(h.postTrustedNetwork)},
+		{"DELETE", adminapi.PathTrustedNetworks + "/{id}", PolicyOperate, hf(h.deleteTrustedNetwork)},
 	}, h.registryRoutes(hf)...)
 }
 
@@ -390,11 +394,13 @@ func (h *handler) getAgents(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	out := adminapi.AgentList{Agents: []adminapi.Agent{}}
+	hbs := h.heartbeats(ctx, r)
 	for _, a := range as {
+		hb, seen := hbs[a.AgentID]
 		out.Agents = append(out.Agents, adminapi.Agent{
 			AgentID: a.AgentID, Hostname: a.Hostname, OS: a.OS, AgentVersion: a.AgentVersion, MachineKey: a.MachineKey,
 			EnrolledBy: a.EnrolledBy, RemoteAddr: a.RemoteAddr, FirstEnrolledAt: a.FirstEnrolledAt.UTC(), EnrolledAt: a.EnrolledAt.UTC(),
-			Revoked: a.Revoked, RevokedAt: timePtr(a.RevokedAt), RevokedBy: a.RevokedBy,
+			Revoked: a.Revoked, RevokedAt: timePtr(a.RevokedAt), RevokedBy: a.RevokedBy, Heartbeat: presenceOut(hb, seen),
 		})
 	}
 	writeJSON(w, http.StatusOK, out)

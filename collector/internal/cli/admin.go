@@ -202,13 +202,14 @@ func agentCmd(ctx context.Context, args []string, stdout, stderr io.Writer, gete
 		return printJSON(stdout, stderr, name, list)
 	}
 	tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "AGENT ID\tHOSTNAME\tOS\tVERSION\tSTATE\tENROLLED\tFROM")
+	fmt.Fprintln(tw, "AGENT ID\tHOSTNAME\tOS\tVERSION\tSTATE\tENROLLED\tFROM\tHEARTBEAT")
 	for _, a := range list.Agents {
 		state := "active"
 		if a.Revoked {
 			state = "revoked"
 		}
-		fmt.Fprintln(tw, strings.Join([]string{a.AgentID, cell(a.Hostname), cell(a.OS), cell(a.AgentVersion), state, timeCell(&a.EnrolledAt), cell(a.RemoteAddr)}, "\t"))
+		fmt.Fprintln(tw, strings.Join([]string{a.AgentID, cell(a.Hostname), cell(a.OS), cell(a.AgentVersion), state, timeCell(&a.EnrolledAt), cell(a.RemoteAddr),
+			heartbeatCell(a.Heartbeat, time.Now())}, "\t"))
 	}
 	if err := tw.Flush(); err != nil {
 		return exitError

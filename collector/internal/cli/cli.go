@@ -45,6 +45,7 @@ Commands:
   scan create|list|show|cancel|schedule
                                 scan a subnet from the agent that sits on it (operator, admin)
   credential add|list|remove    manage the SNMP credentials scans may use
+  network trust add|list|remove the networks where agents may scan (operator, admin)
   asset|device|finding|reconcile|report|software-rule
                                 the register, identity resolution and findings (umbra asset -h)
   version                       print the version
@@ -90,6 +91,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv fu
 		return scanCmd(ctx, args[1:], stdout, stderr, getenv)
 	case "credential", "credentials":
 		return credentialScanCmd(ctx, args[1:], os.Stdin, stdout, stderr, getenv)
+	case "network", "networks":
+		return networkCmd(ctx, args[1:], stdout, stderr, getenv)
 	case "asset", "device", "finding", "reconcile", "report", "software-rule":
 		return regCmd(ctx, args[0], args[1:], stdout, stderr, getenv)
 	case "host", "software", "devices":
@@ -141,7 +144,7 @@ const maxCell = 48
 
 func writeTable(w io.Writer, hosts []adminapi.Host, now time.Time) error {
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "HOSTNAME\tOS\tKERNEL\tCPU\tMEMORY\tADDRESSES\tMACS\tLAST SEEN")
+	fmt.Fprintln(tw, "HOSTNAME\tOS\tKERNEL\tCPU\tMEMORY\tADDRESSES\tMACS\tLAST SEEN\tHEARTBEAT")
 	for _, h := range hosts {
 		osName := strings.TrimSpace(h.Platform + " " + h.PlatformVersion)
 		if osName == "" {
@@ -153,7 +156,7 @@ func writeTable(w io.Writer, hosts []adminapi.Host, now time.Time) error {
 		}
 		fmt.Fprintln(tw, strings.Join([]string{
 			cell(h.Hostname), cell(osName), cell(h.Kernel), cell(cpu), formatBytes(h.MemoryBytes),
-			cell(strings.Join(h.Addresses, ",")), cell(strings.Join(h.MACs, ",")), lastSeen(h.LastSeen, now),
+			cell(strings.Join(h.Addresses, ",")), cell(strings.Join(h.MACs, ",")), lastSeen(h.LastSeen, now), heartbeatCell(h.Heartbeat, now),
 		}, "\t"))
 	}
 	return tw.Flush()
@@ -216,6 +219,25 @@ func formatBytes(n uint64) string {
 		exp++
 	}
 	return fmt.Sprintf("%.1f %ciB", float64(n)/float64(div), "KMGTPE"[exp])
+}
+
+// heartbeatCell is an agent's last heartbeat, with what it said about its
+// spool and its network.
+func heartbeatCell(p *adminapi.Presence, now time.Time) string {
+	if p == nil {
+		return "never"
+	}
+	s := lastSeen(p.At, now)
+	if p.SpoolRecords > 0 {
+		s += fmt.Sprintf(", %d spooled", p.SpoolRecords)
+	}
+	if p.DroppedRecords > 0 {
+		s += fmt.Sprintf(", %d dropped", p.DroppedRecords)
+	}
+	if p.Trusted != nil && !*p.Trusted {
+		s += ", untrusted network"
+	}
+	return s
 }
 
 func lastSeen(t, now time.Time) string {

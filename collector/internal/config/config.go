@@ -98,6 +98,10 @@ type Scan struct {
 	SubnetRate int
 	// Lease is how long an agent keeps a job without reporting progress.
 	Lease time.Duration
+	// TrustAllNetworks lets agents scan on any network while no trusted
+	// network is configured (umbra network trust); off, they scan nowhere
+	// until one is.
+	TrustAllNetworks bool
 }
 
 // Validate reports every problem at once.
@@ -194,6 +198,8 @@ func Parse(args []string, getenv func(string) string, stderr io.Writer) (Config,
 	fs.StringVar(&scanAllow, "scan-allow", env("UMBRA_SCAN_ALLOW", ""), "comma-separated `CIDRs` that scans may target; empty (the default) refuses every scan (env UMBRA_SCAN_ALLOW)")
 	fs.IntVar(&cfg.Scan.MaxAddrs, "scan-max-addrs", 4096, "most addresses one scan may target")
 	fs.IntVar(&cfg.Scan.SubnetRate, "scan-subnet-rate", 400, "packets per second one /24 may receive from every scan there together")
+	fs.BoolVar(&cfg.Scan.TrustAllNetworks, "scan-trust-all-networks", env("UMBRA_SCAN_TRUST_ALL_NETWORKS", "") == "1",
+		"while no trusted network is configured (umbra network trust add), let agents scan on any network; off, they scan nowhere until one is (env UMBRA_SCAN_TRUST_ALL_NETWORKS=1)")
 	fs.DurationVar(&cfg.Scan.Lease, "scan-lease", 45*time.Second, "how long an agent keeps a scan without reporting progress before another gets it")
 	if cfg.Command == CommandBootstrapToken {
 		fs.StringVar(&cfg.BootstrapOut, "out", "", "write the admin CLI config (collector URL, CA file, token) to `file`, mode 0600 (default STATE-DIR/admin.json)")

@@ -251,6 +251,8 @@ func TestScanJobOnTestNetwork(t *testing.T) {
 	if list := umbra(nil, "credential", "list"); !strings.Contains(list, "files-v3") || strings.Contains(list, "umbra-priv-pass") {
 		t.Errorf("umbra credential list:\n%s", list)
 	}
+	// Agents scan only on trusted networks: the office segment is one.
+	umbra(nil, "network", "trust", "add", "--subnet", "198.18.1.0/24", "--note", "simulated office")
 
 	// The register holds the router, the switch, the printer and the file
 	// server; nothing else on the office network is registered.

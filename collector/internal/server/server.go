@@ -119,7 +119,7 @@ func Run(ctx context.Context, cfg config.Config, logger *slog.Logger) error {
 	srv := &http.Server{
 		Handler: api.New(db, logger, api.Options{
 			Auth: authn, Service: svc, Ingest: ing, Metrics: reg.Handler(),
-			Limits: wire.DefaultLimits, Jobs: js,
+			Limits: wire.DefaultLimits, Jobs: js, TrustAllNetworks: cfg.Scan.TrustAllNetworks,
 		}),
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       2 * time.Minute,
