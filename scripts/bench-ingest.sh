@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # bench-ingest.sh — the collector's ingest under load, on this machine.
 #
-#   1. latency: BENCH_AGENTS (1000) simulated agents enrol and post one
-#      inventory of 200 packages each, all at once; p99 target < 2 s.
+#   1. latency: BENCH_AGENTS (1000) simulated agents enrol and, once
+#      ClickHouse has merged the enrolment's writes, post one inventory of
+#      200 packages each, all at once, each on a new TLS connection; p99
+#      target < 2 s.
 #   2. throughput: BENCH_TP_AGENTS (200) agents × BENCH_TP_REPORTS (5)
 #      reports × BENCH_TP_PACKAGES (500) packages; software rows/s from the
 #      first report sent to the last accepted, checked against count() in
@@ -12,7 +14,12 @@
 #
 # A private ClickHouse and collector in a temporary folder, on loopback,
 # on free ports; both are stopped on exit. Markdown results go to stdout
-# and to .umbra/bench/ingest.md.
+# and to .umbra/bench/ingest.md. The CPU seconds the collector, ClickHouse
+# and the load generator each spent in a phase are reported beside it (all
+# three share this machine's cores), with the machine's load average: the
+# figures are only as quiet as the machine. Report errors and enrolment
+# errors are counted apart. BENCH_PROFILE=DIR also saves CPU profiles of
+# the collector while the reports of each phase are posted, in DIR.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
@@ -25,6 +32,7 @@ bin=$tmp/bin
 db=umbra_bench
 rawdb=umbra_bench_raw
 collector_pid=
+profile_dir=${BENCH_PROFILE:-}
 
 say() { printf '==> %s\n' "$*" >&2; }
 
@@ -51,6 +59,12 @@ chc+=(--host "${ch%:*}" --port "${ch##*:}")
 say "starting the collector"
 cstate=$tmp/collector
 flags=(--state-dir "$cstate" --clickhouse "$ch" --database "$db" --listen 127.0.0.1:0)
+if [ -n "$profile_dir" ]; then
+	mkdir -p "$profile_dir"
+	profile_dir=$(cd "$profile_dir" && pwd)
+	pprof_port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+	export UMBRA_PPROF_ADDR=127.0.0.1:$pprof_port
+fi
 "$bin/umbra-collector" "${flags[@]}" --addr-file "$tmp/collector.url" >"$tmp/collector.log" 2>&1 &
 collector_pid=$!
 deadline=$((SECONDS + 60))
@@ -66,11 +80,49 @@ done
 url=$(cat "$tmp/collector.url")
 "$bin/umbra-collector" bootstrap-token "${flags[@]}" --addr-file "$tmp/collector.url" >/dev/null
 export UMBRA_CONFIG=$cstate/admin.json
+ch_pid=$(cat "$tmp/clickhouse/pid")
 
-loadgen() { # secret-name agents reports packages → JSON on stdout
+# cpu PID: user+system CPU seconds the process has used so far.
+cpu() { awk -v hz="$(getconf CLK_TCK)" '{ printf "%.2f", ($14 + $15) / hz }' "/proc/$1/stat"; }
+
+loadgen() { # secret-name agents reports packages → JSON on stdout, CPU seconds in $tmp/$1.cpu
 	"$bin/umbra" enroll-secret create --name "$1" --ttl 1h --max-uses "$2" >"$tmp/$1.secret"
-	"$bin/umbra-loadgen" --collector "$url" --ca-file "$cstate/ca.pem" --secret-file "$tmp/$1.secret" \
-		--agents "$2" --reports-per-agent "$3" --packages "$4" --json || [ $? -eq 1 ] # 1: some failed, shown below
+	local c0 k0 prof=
+	c0=$(cpu "$collector_pid") k0=$(cpu "$ch_pid")
+	: >"$tmp/$1.log"
+	rm -f "$tmp/$1.start"
+	# The agents enrol first (one by one: the collector serialises
+	# enrolments), then post all at once. Real agents enrolled long before
+	# they report together: the posting waits until ClickHouse has merged
+	# the enrolment's writes (thousands of one-row parts), at most a minute.
+	(until grep -q 'waiting for' "$tmp/$1.log"; do sleep 0.1; done
+		settle_deadline=$((SECONDS + 60)) quiet=0
+		while [ $quiet -lt 3 ] && [ $SECONDS -lt $settle_deadline ]; do
+			if [ "$("${chc[@]}" --query "SELECT count() FROM system.merges" 2>/dev/null)" = 0 ]; then
+				quiet=$((quiet + 1))
+			else
+				quiet=0
+			fi
+			sleep 0.5
+		done
+		touch "$tmp/$1.start") &
+	local settle=$!
+	if [ -n "$profile_dir" ]; then # profile the posting, after the enrolment
+		(until grep -q posting "$tmp/$1.log"; do sleep 0.1; done
+			curl -fsS -o "$profile_dir/$1.cpu.pprof" \
+				"http://$UMBRA_PPROF_ADDR/debug/pprof/profile?seconds=${BENCH_PROFILE_SECONDS:-10}") &
+		prof=$!
+	fi
+	/usr/bin/time -f '%U %S' -o "$tmp/$1.time" \
+		"$bin/umbra-loadgen" --collector "$url" --ca-file "$cstate/ca.pem" --secret-file "$tmp/$1.secret" \
+		--agents "$2" --reports-per-agent "$3" --packages "$4" --start-file "$tmp/$1.start" --json 2> >(tee "$tmp/$1.log" >&2) ||
+		[ $? -eq 1 ] # 1: some failed, shown below
+	kill "$settle" 2>/dev/null || true
+	printf '{"load": "%s", "collector": %s, "clickhouse": %s, "loadgen": %s}\n' "$(cut -d' ' -f1-3 /proc/loadavg)" \
+		"$(awk -v a="$c0" -v b="$(cpu "$collector_pid")" 'BEGIN { printf "%.2f", b - a }')" \
+		"$(awk -v a="$k0" -v b="$(cpu "$ch_pid")" 'BEGIN { printf "%.2f", b - a }')" \
+		"$(tail -n 1 "$tmp/$1.time" | awk '{ printf "%.2f", $1 + $2 }')" >"$tmp/$1.cpu"
+	if [ -n "$prof" ]; then wait "$prof" || true; fi
 }
 field() { python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))[sys.argv[2]])' "$1" "$2"; }
 rows_in() { "${chc[@]}" --query "SELECT count() FROM $1.host_software FINAL"; }
@@ -96,10 +148,12 @@ t0=$(date +%s.%N)
 t1=$(date +%s.%N)
 raw_rows=$(rows_in "$rawdb")
 
-python3 - "$tmp/latency.json" "$tmp/throughput.json" "$stored" "$raw_rows" "$t0" "$t1" <<'PY' | tee "$root/.umbra/bench/ingest.md" 2>/dev/null || true
+python3 - "$tmp/latency.json" "$tmp/throughput.json" "$stored" "$raw_rows" "$t0" "$t1" \
+	"$tmp/bench-latency.cpu" "$tmp/bench-throughput.cpu" <<'PY' | tee "$root/.umbra/bench/ingest.md" 2>/dev/null || true
 import json, sys
 lat, tp = json.load(open(sys.argv[1])), json.load(open(sys.argv[2]))
 stored, raw_rows, t0, t1 = int(sys.argv[3]), int(sys.argv[4]), float(sys.argv[5]), float(sys.argv[6])
+cpu = {"latency": json.load(open(sys.argv[7])), "throughput": json.load(open(sys.argv[8]))}
 raw_s = t1 - t0
 e2e = stored / tp["wall_seconds"] if tp["wall_seconds"] else 0
 raw = raw_rows / raw_s if raw_s else 0
@@ -120,6 +174,13 @@ print(f"| collector end to end (HTTPS, gzip JSON, {tp['agents']} agents) | {stor
 print(f"| raw clickhouse-client INSERT … FORMAT TSV | {raw_rows} | {raw_s:.2f} | {raw:,.0f} |")
 print(f"\nRatio {ratio:.0%} of raw (target ≥ 50% {ok(ratio >= 0.5)}); {e2e:,.0f} rows/s (target ≥ 50,000 {ok(e2e >= 50000)}); "
       f"report latency p99 {tp['latency_p99_seconds']:.3f} s, errors {errs(tp)}, failed {tp['failed']}.")
+print("\nCPU seconds each process used during a phase, enrolment included (they share this machine's cores with each other and anything else running):\n")
+print("| phase | enrolment s | enrolment errors (retried or not) | reports wall s | CPU s: collector | ClickHouse | loadgen | machine load average after |")
+print("|---|---|---|---|---|---|---|---|")
+for name, s in (("latency", lat), ("throughput", tp)):
+    c = cpu[name]
+    enr = ", ".join(f"{k}×{v}" for k, v in sorted(s.get("enroll_statuses", {}).items())) or "none"
+    print(f"| {name} | {s['enroll_seconds']:.2f} | {enr} | {s['wall_seconds']:.2f} | {c['collector']:.2f} | {c['clickhouse']:.2f} | {c['loadgen']:.2f} | {c['load']} |")
 for name, s in (("latency", lat), ("throughput", tp)):
     if s.get("first_error"):
         print(f"\n{name} run: {s['enrolled']}/{s['agents']} enrolled, {s['failed']} reports failed; first error: {s['first_error']}")

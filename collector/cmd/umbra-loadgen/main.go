@@ -36,6 +36,8 @@ func main() {
 	flag.IntVar(&cfg.ReportsPerAgent, "reports-per-agent", 1, "reports each agent posts, one after the other")
 	flag.IntVar(&cfg.Packages, "packages", 200, "software packages in each report")
 	flag.IntVar(&cfg.Concurrency, "concurrency", 0, "agents posting at once (default: all)")
+	flag.IntVar(&cfg.EnrollConcurrency, "enroll-concurrency", 16, "agents enrolling at once (the collector serialises enrolments)")
+	flag.StringVar(&cfg.StartFile, "start-file", "", "after enrolling, wait until this file exists before posting")
 	flag.Uint64Var(&cfg.Seed, "seed", 1, "seed of the simulated hosts and software")
 	flag.BoolVar(&cfg.AllowRemote, "allow-remote", false, "permit a collector that is not on loopback")
 	flag.BoolVar(&asJSON, "json", false, "print the figures as JSON")

@@ -26,7 +26,7 @@ type Store interface {
 	credentialStore
 	PutCredential(ctx context.Context, c store.Credential) error
 	Credentials(ctx context.Context, kind string) ([]store.Credential, error)
-	CredentialUses(ctx context.Context, secretID string) (uint64, error)
+	EnrolmentUses(ctx context.Context, secretID string) (uint64, error)
 	PutAgent(ctx context.Context, a store.Agent) error
 	AgentByID(ctx context.Context, agentID string) (store.Agent, bool, error)
 	AgentsByMachine(ctx context.Context, mk string) ([]store.Agent, error)
@@ -124,9 +124,9 @@ func (s *Service) Credentials(ctx context.Context, kind string) ([]store.Credent
 	return s.st.Credentials(ctx, kind)
 }
 
-// Uses counts the agents enrolled with an enrolment secret.
+// Uses counts the successful enrolments with an enrolment secret.
 func (s *Service) Uses(ctx context.Context, secretID string) (uint64, error) {
-	return s.st.CredentialUses(ctx, secretID)
+	return s.st.EnrolmentUses(ctx, secretID)
 }
 
 // Revoke revokes the credential id of kind.
@@ -192,7 +192,14 @@ func (s *Service) Enroll(ctx context.Context, secret Principal, req EnrollReques
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	sc, ok, err := s.st.Credential(ctx, secret.CredID)
+	// The secret as the request's authentication just read it (a
+	// revocation made here is seen at once, one made through another
+	// collector within the cache TTL, as for every credential).
+	lookup := s.st.Credential
+	if s.auth != nil {
+		lookup = s.auth.lookup
+	}
+	sc, ok, err := lookup(ctx, secret.CredID)
 	if err != nil {
 		return Enrolled{}, err
 	}
@@ -200,7 +207,7 @@ func (s *Service) Enroll(ctx context.Context, secret Principal, req EnrollReques
 		return Enrolled{}, ErrRevoked
 	}
 	if sc.MaxUses > 0 {
-		n, err := s.st.CredentialUses(ctx, sc.ID)
+		n, err := s.st.EnrolmentUses(ctx, sc.ID)
 		if err != nil {
 			return Enrolled{}, err
 		}
@@ -247,16 +254,19 @@ func (s *Service) Enroll(ctx context.Context, secret Principal, req EnrollReques
 		agentID = uuid.NewString()
 	}
 
+	// The new credential, which names the secret it was issued by, is what
+	// counts a use of the secret (EnrolmentUses); it is the last write of
+	// an enrolment, after everything that may fail. An enrolment that fails
+	// on the way (a store error, a timeout under load) thus consumes no use,
+	// and the agent's retry enrols it all the same: the agent row written
+	// meanwhile names this machine, so the retry finds it and keeps its
+	// agent id. When that last write itself fails, a later version voids
+	// the credential in case the write landed.
 	tok, plain, hash, err := NewToken(store.KindAgentCredential)
 	if err != nil {
 		return Enrolled{}, err
 	}
 	now := s.now().UTC().Truncate(time.Second)
-	cred := store.Credential{ID: tok.ID, Kind: store.KindAgentCredential, Name: req.Hostname, AgentID: agentID,
-		SecretHash: hash, CreatedAt: now, CreatedBy: secret.Actor(), IssuedBy: sc.ID, Version: s.version(0)}
-	if err := s.st.PutCredential(ctx, cred); err != nil {
-		return Enrolled{}, err
-	}
 	if found && prev.CredID != "" {
 		if old, ok, err := s.st.Credential(ctx, prev.CredID); err != nil {
 			return Enrolled{}, err
@@ -274,9 +284,29 @@ func (s *Service) Enroll(ctx context.Context, secret Principal, req EnrollReques
 	if err := s.st.PutAgent(ctx, a); err != nil {
 		return Enrolled{}, err
 	}
-	detail := fmt.Sprintf("hostname=%q machine=%q reenrolled=%v", req.Hostname, mk, found)
+	detail := fmt.Sprintf("hostname=%q machine=%q reenrolled=%v credential=%s", req.Hostname, mk, found, tok.ID)
 	if err := s.Audit(ctx, secret, "agent.enroll", agentID, "ok", remote, detail); err != nil {
 		return Enrolled{}, err
+	}
+	cred := store.Credential{ID: tok.ID, Kind: store.KindAgentCredential, Name: req.Hostname, AgentID: agentID,
+		SecretHash: hash, CreatedAt: now, CreatedBy: secret.Actor(), IssuedBy: sc.ID, Version: s.version(0)}
+	if err := s.st.PutCredential(ctx, cred); err != nil {
+		// The write may have landed all the same (a timeout waiting for
+		// its reply): void the credential with a later version that names
+		// no issuer and is revoked, which gives the use back. Best effort,
+		// with time of its own: the store is likely failing.
+		cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+		defer cancel()
+		void := cred
+		void.IssuedBy, void.Revoked, void.RevokedAt, void.RevokedBy, void.Version = "", true, s.now().UTC(), "enrolment failed", s.version(cred.Version)
+		_ = s.st.PutCredential(cctx, void)
+		// The audit log says ok: add that it did not hold.
+		_ = s.Audit(cctx, secret, "agent.enroll", agentID, "error", remote,
+			fmt.Sprintf("credential=%s not stored: %v", tok.ID, err))
+		return Enrolled{}, err
+	}
+	if s.auth != nil {
+		s.auth.Remember(cred)
 	}
 	return Enrolled{AgentID: agentID, Credential: plain, Reenrolled: found}, nil
 }

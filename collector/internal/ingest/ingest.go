@@ -2,18 +2,23 @@
 // ClickHouse in few large batches, and answers each request only once its
 // report is stored.
 //
-// A request's report joins a bounded queue; one writer takes everything
-// queued (up to MaxBatchReports), drops the reports already in the report
-// log, and writes the rest with one INSERT per table. While it writes, the
-// next batch gathers, so batches grow with the load. Every waiting request
-// then learns the outcome: stored, duplicate, or an error that the API
-// answers 503 with Retry-After (ClickHouse down, queue full). Nothing is
-// kept for a retry here: the agent's spool is the buffer of the system.
+// A request's report joins a bounded queue (the bound is an estimate of the
+// memory the queued reports hold). While a batch is written the next one
+// gathers, so batches grow with the load: few large inserts, few parts for
+// ClickHouse to merge. An idle writer takes the queue when its oldest
+// report has waited FlushInterval, or as soon as no report came for a
+// moment; a full batch is written at once, by a second writer if need be. Every waiting
+// request then learns the outcome: stored, duplicate, or an error that the
+// API answers 503 with Retry-After (ClickHouse down, queue full). When the
+// queue is full, Retry-After is the time the writers need to drain it at
+// the rate they have been writing. Nothing is kept for a retry here: the
+// agent's spool is the buffer of the system.
 //
 // Exactly once: a report is in the log only after its other rows; the log
-// is checked before writing, copies of one report within a batch are
-// written once, and copies that still race (two collectors, or a crash
-// after the write and before the reply) collapse in the ReplacingMergeTree
+// is checked before writing; copies of one report within a batch, or in
+// two batches written at once, are written once and the copies answered
+// as duplicates; copies that still race (two collectors, or a crash after
+// the write and before the reply) collapse in the ReplacingMergeTree
 // tables, which every query reads with FINAL or uniqExact.
 package ingest
 
@@ -23,6 +28,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math"
 	"sync"
 	"time"
 
@@ -31,12 +37,34 @@ import (
 	"github.com/umbrasec/umbra/shared/wire"
 )
 
-// ErrQueueFull is returned when the queue is at its bound; it wraps
-// store.ErrUnavailable so the API asks the agent to retry later.
+// ErrQueueFull is returned, inside a *RetryError, when the queue is at its
+// bound; it wraps store.ErrUnavailable so the API asks the agent to retry
+// later.
 var ErrQueueFull = fmt.Errorf("%w: ingest queue full", store.ErrUnavailable)
 
 // ErrStopped is returned after Run has returned.
 var ErrStopped = fmt.Errorf("%w: collector shutting down", store.ErrUnavailable)
+
+// RetryError is a refusal that says when to try again.
+type RetryError struct {
+	Err   error
+	After time.Duration
+}
+
+func (e *RetryError) Error() string {
+	return fmt.Sprintf("%v (retry in %s)", e.Err, e.After)
+}
+
+func (e *RetryError) Unwrap() error { return e.Err }
+
+// RetryAfter is how long the client should wait before retrying.
+func (e *RetryError) RetryAfter() time.Duration { return e.After }
+
+// Retry-After bounds for a full queue.
+const (
+	minRetryAfter = time.Second
+	maxRetryAfter = time.Minute
+)
 
 // Store is what the writer needs.
 type Store interface {
@@ -46,18 +74,24 @@ type Store interface {
 
 // Options tune a Writer; the zero value is usable.
 type Options struct {
-	// MaxQueueBytes bounds the estimated size of the reports queued or
+	// MaxQueueBytes bounds the estimated memory of the reports queued or
 	// being written; zero means 256 MiB.
 	MaxQueueBytes int64
-	// FlushInterval is how long the first report of a batch waits for
-	// others; zero means 200ms.
+	// FlushInterval is how long the oldest queued report waits for others
+	// before a batch is written; zero means 200ms.
 	FlushInterval time.Duration
-	// MaxBatchReports bounds a batch; zero means 2000.
+	// MaxBatchReports bounds a batch; zero means 2000. A batch is also
+	// bounded to a quarter of MaxQueueBytes.
 	MaxBatchReports int
+	// Writers is how many batches are written at once; zero means 2. A
+	// second batch is written while another is only when it is full.
+	Writers int
 	// WriteTimeout bounds the writing of one batch; zero means 60s.
 	WriteTimeout time.Duration
 	// Metrics, if set, are updated.
 	Metrics *metrics.Ingest
+	// Now is the clock; nil means time.Now.
+	Now func() time.Time
 }
 
 // Writer batches reports into ClickHouse.
@@ -70,14 +104,20 @@ type Writer struct {
 	mu       sync.Mutex
 	queue    []*item
 	bytes    int64 // queued and being written
+	writing  int   // batches being written
+	inflight map[string]*item
 	stopped  bool
 	wake     chan struct{}
 	inserted uint64 // batches written, for tests
+	drain    drainRate
 }
 
 type item struct {
-	rc   store.Received
-	done chan result
+	rc     store.Received
+	cost   int64
+	queued time.Time
+	done   chan result
+	copies []*item // later copies of this report, answered with it
 }
 
 type result struct {
@@ -96,26 +136,36 @@ func New(st Store, logger *slog.Logger, opt Options) *Writer {
 	if opt.MaxBatchReports <= 0 {
 		opt.MaxBatchReports = 2000
 	}
+	if opt.Writers <= 0 {
+		opt.Writers = 2
+	}
 	if opt.WriteTimeout <= 0 {
 		opt.WriteTimeout = 60 * time.Second
+	}
+	if opt.Now == nil {
+		opt.Now = time.Now
 	}
 	m := opt.Metrics
 	if m == nil {
 		m = metrics.NewIngest()
 	}
-	return &Writer{st: st, log: logger, opt: opt, m: m, wake: make(chan struct{}, 1)}
+	return &Writer{st: st, log: logger, opt: opt, m: m, wake: make(chan struct{}, 1), inflight: map[string]*item{}}
 }
 
+// memoryFactor is how many times its canonical JSON size a decoded report
+// is estimated to take in memory until it is written.
+const memoryFactor = 3
+
 // Submit queues a report and waits until it is stored or refused. It
-// returns duplicate=true when the report had been stored before.
+// returns duplicate=true when the report had been stored before. A report
+// refused because the queue is full gets a *RetryError.
 func (w *Writer) Submit(ctx context.Context, received time.Time, r *wire.Report) (duplicate bool, err error) {
 	size, err := reportSize(r)
 	if err != nil {
 		return false, err
 	}
-	// The decoded report takes several times its JSON size in memory.
-	cost := int64(size) * 3
-	it := &item{rc: store.Received{At: received, Report: r, Size: size}, done: make(chan result, 1)}
+	cost := int64(size) * memoryFactor
+	it := &item{rc: store.Received{At: received, Report: r, Size: size}, cost: cost, done: make(chan result, 1)}
 	w.mu.Lock()
 	switch {
 	case w.stopped:
@@ -123,20 +173,19 @@ func (w *Writer) Submit(ctx context.Context, received time.Time, r *wire.Report)
 		w.m.Reports.WithLabelValues("unavailable").Inc()
 		return false, ErrStopped
 	case w.bytes+cost > w.opt.MaxQueueBytes && w.bytes > 0:
+		after := w.drain.wait(w.bytes)
 		w.mu.Unlock()
 		w.m.Errors.WithLabelValues("queue_full").Inc()
 		w.m.Reports.WithLabelValues("unavailable").Inc()
-		return false, ErrQueueFull
+		return false, &RetryError{Err: ErrQueueFull, After: after}
 	}
+	it.queued = w.opt.Now()
 	w.bytes += cost
 	w.queue = append(w.queue, it)
 	w.m.QueueBytes.Set(float64(w.bytes))
 	w.m.QueueReports.Set(float64(len(w.queue)))
 	w.mu.Unlock()
-	select {
-	case w.wake <- struct{}{}:
-	default:
-	}
+	w.signal()
 	select {
 	case res := <-it.done:
 		return res.duplicate, res.err
@@ -147,12 +196,28 @@ func (w *Writer) Submit(ctx context.Context, received time.Time, r *wire.Report)
 	}
 }
 
+func (w *Writer) signal() {
+	select {
+	case w.wake <- struct{}{}:
+	default:
+	}
+}
+
+// reportSize is the size of the report's canonical JSON encoding
+// (reports.size_bytes), counted without keeping the encoding.
 func reportSize(r *wire.Report) (int, error) {
-	b, err := json.Marshal(r)
-	if err != nil {
+	var c countingWriter
+	if err := json.NewEncoder(&c).Encode(r); err != nil {
 		return 0, fmt.Errorf("measuring report %s: %w", r.ID, err)
 	}
-	return len(b), nil
+	return int(c) - 1, nil // Encode adds a newline
+}
+
+type countingWriter int
+
+func (c *countingWriter) Write(p []byte) (int, error) {
+	*c += countingWriter(len(p))
+	return len(p), nil
 }
 
 // Batches returns how many batches have been written, for tests.
@@ -163,151 +228,231 @@ func (w *Writer) Batches() uint64 {
 }
 
 // Run writes batches until ctx is done, then refuses new reports, writes
-// what is queued and returns.
+// what is queued and returns once every write has ended.
 func (w *Writer) Run(ctx context.Context) {
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	timer := time.NewTimer(time.Hour)
+	defer timer.Stop()
 	for {
-		select {
-		case <-w.wake:
-		case <-ctx.Done():
+		stopping := ctx.Err() != nil
+		if stopping {
 			w.mu.Lock()
 			w.stopped = true
 			w.mu.Unlock()
-			for w.flush(context.Background()) {
-			}
-			return
 		}
-		// Let a batch gather: the first report waits at most FlushInterval.
-		t := time.NewTimer(w.opt.FlushInterval)
-	gather:
+		// Start every batch that is due while a writer is free.
 		for {
-			w.mu.Lock()
-			n := len(w.queue)
-			w.mu.Unlock()
-			if n >= w.opt.MaxBatchReports {
+			batch, wait := w.next(stopping)
+			if batch == nil {
+				if stopping && wait == 0 {
+					// Nothing queued, nothing being written, and nothing
+					// can be queued any more.
+					return
+				}
+				if wait > 0 {
+					timer.Reset(wait)
+				}
 				break
 			}
-			select {
-			case <-t.C:
-				break gather
-			case <-w.wake:
-			case <-ctx.Done():
-				break gather
+			if len(batch) == 0 {
+				continue // every report taken was a copy of one being written
 			}
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				w.flush(ctx, batch)
+				w.signal()
+			}()
 		}
-		t.Stop()
-		for w.flush(ctx) {
-			// More than one batch was queued: write on without waiting.
-			w.mu.Lock()
-			n := len(w.queue)
-			w.mu.Unlock()
-			if n < w.opt.MaxBatchReports {
-				break
-			}
-		}
-	}
-}
-
-// flush writes one batch from the queue; it returns false when the queue
-// was empty.
-func (w *Writer) flush(ctx context.Context) bool {
-	w.mu.Lock()
-	n := min(len(w.queue), w.opt.MaxBatchReports)
-	batch := w.queue[:n:n]
-	w.queue = append([]*item(nil), w.queue[n:]...)
-	w.m.QueueReports.Set(float64(len(w.queue)))
-	w.mu.Unlock()
-	if n == 0 {
-		return false
-	}
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), w.opt.WriteTimeout)
-	defer cancel()
-	w.write(ctx, batch)
-
-	var freed int64
-	for _, it := range batch {
-		freed += int64(it.rc.Size) * 3
-	}
-	w.mu.Lock()
-	w.bytes -= freed
-	w.inserted++
-	w.m.QueueBytes.Set(float64(w.bytes))
-	w.mu.Unlock()
-	return true
-}
-
-// write stores a batch and answers every item in it.
-func (w *Writer) write(ctx context.Context, batch []*item) {
-	// Copies of one report in the batch: write the first, answer the
-	// others as duplicates once it is stored.
-	first := map[string]*item{}
-	copies := map[*item][]*item{}
-	var ids []string
-	for _, it := range batch {
-		id := it.rc.Report.ID
-		if f, ok := first[id]; ok {
-			copies[f] = append(copies[f], it)
+		if stopping {
+			<-w.wake // a write ended: look again
 			continue
 		}
-		first[id] = it
-		ids = append(ids, id)
-	}
-	answer := func(it *item, res result) {
-		outcome := "stored"
-		switch {
-		case res.err != nil && errors.Is(res.err, store.ErrUnavailable):
-			outcome = "unavailable"
-		case res.err != nil:
-			outcome = "failed"
-		case res.duplicate:
-			outcome = "duplicate"
+		select {
+		case <-w.wake:
+		case <-timer.C:
+		case <-ctx.Done():
 		}
-		w.m.Reports.WithLabelValues(outcome).Inc()
-		it.done <- res
-		for _, c := range copies[it] {
-			if res.err == nil {
-				res.duplicate = true
+		if !timer.Stop() {
+			select {
+			case <-timer.C:
+			default:
 			}
-			w.m.Reports.WithLabelValues(map[bool]string{true: "duplicate", false: outcome}[res.err == nil]).Inc()
-			c.done <- res
 		}
 	}
+}
 
+// next takes the next batch off the queue when one is due and a writer is
+// free. Otherwise it returns how long until a batch may be due, zero when
+// the queue is empty, negative when only the end of a write can make one
+// due. When stopping, every queued report is due.
+func (w *Writer) next(stopping bool) (batch []*item, wait time.Duration) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if len(w.queue) == 0 {
+		if stopping && w.writing > 0 {
+			return nil, -1 // not done yet: the caller waits for a write to end
+		}
+		return nil, 0
+	}
+	if w.writing >= w.opt.Writers {
+		return nil, -1
+	}
+	maxBytes := max(w.opt.MaxQueueBytes/4, 1)
+	n, bytes := 0, int64(0)
+	for n < len(w.queue) && n < w.opt.MaxBatchReports && (n == 0 || bytes+w.queue[n].cost <= maxBytes) {
+		bytes += w.queue[n].cost
+		n++
+	}
+	full := n < len(w.queue) || n == w.opt.MaxBatchReports
+	if !stopping && !full {
+		// A batch that is not full waits for the writers to be idle: the
+		// reports queued meanwhile make the next insert bigger, and every
+		// insert is a part ClickHouse must merge later. It is due when its
+		// oldest report has waited FlushInterval, or earlier when no
+		// report came for a short while (the burst has been received).
+		if w.writing > 0 {
+			return nil, -1
+		}
+		now := w.opt.Now()
+		age, idle := now.Sub(w.queue[0].queued), now.Sub(w.queue[len(w.queue)-1].queued)
+		gap := min(w.opt.FlushInterval/4, 50*time.Millisecond)
+		if age < w.opt.FlushInterval && idle < gap {
+			return nil, min(w.opt.FlushInterval-age, gap-idle)
+		}
+	}
+	batch = make([]*item, 0, n)
+	for _, it := range w.queue[:n] {
+		// A copy of a report another batch is writing waits for it.
+		if first, ok := w.inflight[it.rc.Report.ID]; ok {
+			first.copies = append(first.copies, it)
+			continue
+		}
+		w.inflight[it.rc.Report.ID] = it
+		batch = append(batch, it)
+	}
+	w.queue = append(w.queue[:0:0], w.queue[n:]...)
+	w.m.QueueReports.Set(float64(len(w.queue)))
+	if len(batch) > 0 {
+		w.writing++
+		w.m.Writing.Set(float64(w.writing))
+	}
+	return batch, 0
+}
+
+// flush writes one batch and frees its place in the queue.
+func (w *Writer) flush(ctx context.Context, batch []*item) {
+	start := w.opt.Now()
+	wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), w.opt.WriteTimeout)
+	ok := w.write(wctx, batch)
+	cancel()
+	var freed int64
+	for _, it := range batch {
+		freed += it.cost
+	}
+	w.mu.Lock()
+	for _, it := range batch {
+		if w.inflight[it.rc.Report.ID] == it {
+			delete(w.inflight, it.rc.Report.ID)
+		}
+	}
+	w.bytes -= freed
+	w.writing--
+	w.inserted++
+	if ok {
+		w.drain.add(freed, start, w.opt.Now())
+		w.m.DrainRate.Set(w.drain.rate())
+	}
+	w.m.Writing.Set(float64(w.writing))
+	w.m.QueueBytes.Set(float64(w.bytes))
+	w.mu.Unlock()
+}
+
+// answer tells a waiting request, and the copies of its report that
+// waited with it, the outcome.
+func (w *Writer) answer(it *item, res result) {
+	outcome := "stored"
+	switch {
+	case res.err != nil && errors.Is(res.err, store.ErrUnavailable):
+		outcome = "unavailable"
+	case res.err != nil:
+		outcome = "failed"
+	case res.duplicate:
+		outcome = "duplicate"
+	}
+	w.m.Reports.WithLabelValues(outcome).Inc()
+	it.done <- res
+	// Copies that come after this are written in a batch of their own,
+	// which finds the report stored.
+	w.mu.Lock()
+	copies := it.copies
+	it.copies = nil
+	if w.inflight[it.rc.Report.ID] == it {
+		delete(w.inflight, it.rc.Report.ID)
+	}
+	for _, c := range copies {
+		w.bytes -= c.cost
+	}
+	w.mu.Unlock()
+	for _, c := range copies {
+		cres := res
+		if res.err == nil {
+			cres.duplicate = true
+			w.m.Reports.WithLabelValues("duplicate").Inc()
+		} else {
+			w.m.Reports.WithLabelValues(outcome).Inc()
+		}
+		c.done <- cres
+	}
+}
+
+// write stores a batch and answers every item in it; it reports whether
+// the batch reached ClickHouse.
+func (w *Writer) write(ctx context.Context, batch []*item) bool {
+	// The batch holds one copy of each report (next attached the others
+	// to it).
+	ids := make([]string, len(batch))
+	for i, it := range batch {
+		ids[i] = it.rc.Report.ID
+	}
 	stored, err := w.st.StoredReports(ctx, ids)
 	if err != nil {
 		w.m.Errors.WithLabelValues(errorKind(err)).Inc()
 		w.log.Warn("cannot check reports for duplicates", "reports", len(ids), "error", err)
-		for _, id := range ids {
-			answer(first[id], result{err: err})
+		for _, it := range batch {
+			w.answer(it, result{err: err})
 		}
-		return
+		return false
 	}
 	var todo []*item
-	for _, id := range ids {
-		if stored[id] {
-			answer(first[id], result{duplicate: true})
+	for _, it := range batch {
+		if stored[it.rc.Report.ID] {
+			w.answer(it, result{duplicate: true})
 		} else {
-			todo = append(todo, first[id])
+			todo = append(todo, it)
 		}
 	}
 	if len(todo) == 0 {
-		return
+		return true
 	}
 	err = w.store(ctx, todo)
 	if errors.Is(err, store.ErrInsert) && len(todo) > 1 {
 		// One bad report must not sink the others: write them one by one.
 		w.log.Warn("batch refused, writing its reports one by one", "reports", len(todo), "error", err)
 		for _, it := range todo {
-			answer(it, result{err: w.store(ctx, []*item{it})})
+			w.answer(it, result{err: w.store(ctx, []*item{it})})
 		}
-		return
+		return true
 	}
 	if err != nil {
 		w.log.Warn("batch not stored", "reports", len(todo), "error", err)
 	}
 	w.m.BatchReports.Observe(float64(len(todo)))
 	for _, it := range todo {
-		answer(it, result{err: err})
+		w.answer(it, result{err: err})
 	}
+	return err == nil
 }
 
 func (w *Writer) store(ctx context.Context, items []*item) error {
@@ -335,4 +480,52 @@ func errorKind(err error) string {
 		return "insert"
 	}
 	return "other"
+}
+
+// drainRate measures how fast the writers empty the queue: the bytes of
+// the batches written over the time the writers were busy (overlapping
+// writes count their time once), both decaying so recent batches weigh
+// most.
+type drainRate struct {
+	bytes     float64
+	busy      float64 // seconds
+	busyUntil time.Time
+}
+
+// decay is the weight of the past at each batch written.
+const decay = 0.8
+
+// add records a batch of bytes written from start to end.
+func (d *drainRate) add(bytes int64, start, end time.Time) {
+	if start.Before(d.busyUntil) {
+		start = d.busyUntil
+	}
+	var busy time.Duration
+	if end.After(start) {
+		busy = end.Sub(start)
+	}
+	if end.After(d.busyUntil) {
+		d.busyUntil = end
+	}
+	d.bytes = d.bytes*decay + float64(bytes)
+	d.busy = d.busy*decay + busy.Seconds()
+}
+
+// rate is the drain rate in bytes per second, zero before any write.
+func (d *drainRate) rate() float64 {
+	if d.busy <= 0 {
+		return 0
+	}
+	return d.bytes / d.busy
+}
+
+// wait is how long until the queued bytes have drained, within the
+// bounds of Retry-After: by then a report refused now fits.
+func (d *drainRate) wait(queued int64) time.Duration {
+	if d.bytes <= 0 || d.busy <= 0 {
+		return 5 * time.Second // nothing written yet
+	}
+	secs := float64(queued) * d.busy / d.bytes
+	w := time.Duration(math.Ceil(secs)) * time.Second
+	return min(max(w, minRetryAfter), maxRetryAfter)
 }

@@ -2,11 +2,13 @@ package ingest_test
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -186,4 +188,150 @@ func (b *blockingStore) StoredReports(ctx context.Context, ids []string) (map[st
 
 func (b *blockingStore) StoreReports(ctx context.Context, rs []store.Received) ([]store.TableStat, error) {
 	return nil, nil
+}
+
+// gateStore holds every StoreReports call until released and records the
+// reports it was asked to write.
+type gateStore struct {
+	mu      sync.Mutex
+	written []string
+	started chan struct{} // one send per StoreReports call
+	release chan struct{}
+}
+
+func (g *gateStore) StoredReports(ctx context.Context, ids []string) (map[string]bool, error) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	found := map[string]bool{}
+	for _, id := range ids {
+		for _, w := range g.written {
+			if w == id {
+				found[id] = true
+			}
+		}
+	}
+	return found, nil
+}
+
+func (g *gateStore) StoreReports(ctx context.Context, rs []store.Received) ([]store.TableStat, error) {
+	g.started <- struct{}{}
+	<-g.release
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	for _, rc := range rs {
+		g.written = append(g.written, rc.Report.ID)
+	}
+	return nil, nil
+}
+
+// TestCopyWhileWriting retries a report while the first copy is being
+// written by another batch: the copy waits for the first and is answered
+// as a duplicate, and the report is written once.
+func TestCopyWhileWriting(t *testing.T) {
+	g := &gateStore{started: make(chan struct{}, 10), release: make(chan struct{})}
+	w := start(t, g, ingest.Options{FlushInterval: time.Millisecond, Writers: 2})
+	rep := report(uuid.NewString(), uuid.NewString())
+	type answer struct {
+		dup bool
+		err error
+	}
+	answers := make(chan answer, 2)
+	submit := func() {
+		dup, err := w.Submit(context.Background(), time.Now(), rep)
+		answers <- answer{dup, err}
+	}
+	go submit()
+	<-g.started // the first copy is being written
+	go submit()
+	// The copy must not start a write of its own while the first is held.
+	select {
+	case <-g.started:
+		t.Fatal("a copy of a report being written was written again")
+	case <-time.After(300 * time.Millisecond):
+	}
+	close(g.release)
+	var stored, dups int
+	for range 2 {
+		a := <-answers
+		if a.err != nil {
+			t.Fatal(a.err)
+		}
+		if a.dup {
+			dups++
+		} else {
+			stored++
+		}
+	}
+	if stored != 1 || dups != 1 {
+		t.Errorf("answers: %d stored, %d duplicates; want 1 and 1", stored, dups)
+	}
+	if len(g.written) != 1 {
+		t.Errorf("the report was written %d times, want once", len(g.written))
+	}
+	// A retry after the write is a duplicate too.
+	if dup, err := w.Submit(context.Background(), time.Now(), rep); err != nil || !dup {
+		t.Errorf("retry after the write = %v, %v; want a duplicate", dup, err)
+	}
+}
+
+// clockStore is a gateStore on a clock that each write moves 10s on: a
+// store that writes one batch per 10s, without the test waiting for it.
+type clockStore struct {
+	*gateStore
+	offset atomic.Int64
+}
+
+func (c *clockStore) now() time.Time { return time.Now().Add(time.Duration(c.offset.Load())) }
+
+func (c *clockStore) StoreReports(ctx context.Context, rs []store.Received) ([]store.TableStat, error) {
+	c.offset.Add(int64(10 * time.Second))
+	return c.gateStore.StoreReports(ctx, rs)
+}
+
+// TestRetryAfterFollowsDrainRate fills the queue behind a store that has
+// been writing at a known pace: the refusal asks the agent to come back
+// when the queue will have drained, not after a constant.
+func TestRetryAfterFollowsDrainRate(t *testing.T) {
+	g := &clockStore{gateStore: &gateStore{started: make(chan struct{}, 1000), release: make(chan struct{}, 1000)}}
+	const bound = 8 << 10
+	w := start(t, g, ingest.Options{MaxQueueBytes: bound,
+		FlushInterval: time.Millisecond, Writers: 1, Now: g.now})
+	// A few reports written at 10s each.
+	for range 3 {
+		g.release <- struct{}{}
+		if _, err := w.Submit(context.Background(), time.Now(), report(uuid.NewString(), uuid.NewString())); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// Now the store stalls: fill the queue until it refuses.
+	var wg sync.WaitGroup
+	defer func() {
+		for range 10 {
+			g.release <- struct{}{}
+		}
+		wg.Wait()
+	}()
+	refused := make(chan error, 10)
+	for range 10 {
+		wg.Go(func() {
+			_, err := w.Submit(context.Background(), time.Now(), report(uuid.NewString(), uuid.NewString()))
+			if err != nil {
+				refused <- err
+			}
+		})
+	}
+	err := <-refused
+	var re *ingest.RetryError
+	if !errors.As(err, &re) || !errors.Is(err, ingest.ErrQueueFull) || !errors.Is(err, store.ErrUnavailable) {
+		t.Fatalf("refusal = %v, want a RetryError wrapping ErrQueueFull and store.ErrUnavailable", err)
+	}
+	// The queue held as many reports as fit in its bound, and they drain
+	// at one per 10s (a report is counted at three times its JSON size).
+	b, _ := json.Marshal(report(uuid.NewString(), uuid.NewString()))
+	fit := float64(bound) / float64(3*len(b))
+	lo, hi := time.Duration((fit-1)*10)*time.Second, time.Duration(fit*10+1)*time.Second
+	if re.After < lo || re.After > hi {
+		t.Errorf("Retry-After = %v, want %v to %v: %.1f reports queued, drained at one per 10s", re.After, lo, hi, fit)
+	}
+	t.Logf("Retry-After %v for %.1f reports queued", re.After, fit)
 }

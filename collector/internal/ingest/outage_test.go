@@ -212,3 +212,37 @@ func TestOutage(t *testing.T) {
 	t.Logf("%d reports, %d outages: %d 503 answers, %d network errors, %d batches; stored once each",
 		want, outages, unavailable.Load(), netErrs.Load(), w.Batches())
 }
+
+// TestQueueFullAnswers503 posts reports over HTTP behind a stalled store
+// until the queue is full: the refusal is a 503 whose Retry-After comes
+// from the queue (5s before any batch was written), not the constant.
+func TestQueueFullAnswers503(t *testing.T) {
+	db := storetest.New(t)
+	blocked := &blockingStore{release: make(chan struct{})}
+	w := start(t, blocked, ingest.Options{MaxQueueBytes: 8 << 10, FlushInterval: time.Millisecond})
+	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
+	srv := httptest.NewServer(api.New(db, logger, api.Options{NoAuth: true, Ingest: w, StoreTimeout: time.Minute}))
+	defer srv.Close()
+	var wg sync.WaitGroup
+	defer func() { close(blocked.release); wg.Wait() }()
+	refused := make(chan *http.Response, 20)
+	for range 20 {
+		wg.Go(func() {
+			body, _ := json.Marshal(report(uuid.NewString(), uuid.NewString()))
+			resp, err := http.Post(srv.URL+wire.PathReports, "application/json", bytes.NewReader(body))
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			_, _ = io.Copy(io.Discard, resp.Body)
+			resp.Body.Close()
+			if resp.StatusCode != http.StatusAccepted {
+				refused <- resp
+			}
+		})
+	}
+	resp := <-refused
+	if resp.StatusCode != http.StatusServiceUnavailable || resp.Header.Get("Retry-After") != "5" {
+		t.Errorf("full queue: %d with Retry-After %q, want 503 with Retry-After 5", resp.StatusCode, resp.Header.Get("Retry-After"))
+	}
+}

@@ -21,6 +21,7 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"os"
 	"slices"
 	"strconv"
 	"strings"
@@ -39,9 +40,17 @@ type Config struct {
 	ReportsPerAgent int
 	Packages        int // software packages per report
 	Concurrency     int // agents posting at once; 0 means all of them
-	Seed            uint64
-	MaxRetries      int  // per request on 503/429; 0 means 10
-	AllowRemote     bool // permit a collector that is not on loopback
+	// EnrollConcurrency is how many agents enrol at once; 0 means 16.
+	// Enrolments are serialised by the collector, so more only make
+	// requests wait (and time out) in its queue.
+	EnrollConcurrency int
+	// StartFile, if set, holds the posting back after the enrolment until
+	// the file exists, so a benchmark can let the enrolment's writes
+	// settle first.
+	StartFile   string
+	Seed        uint64
+	MaxRetries  int  // per request on 503/429; 0 means 10
+	AllowRemote bool // permit a collector that is not on loopback
 }
 
 // Stats is the outcome of a run.
@@ -53,9 +62,10 @@ type Stats struct {
 	Duplicates      int            `json:"duplicates"`
 	Failed          int            `json:"failed"`
 	Retries         int            `json:"retries"`
-	SoftwareRows    int            `json:"software_rows"` // packages in accepted reports
-	BodyBytes       int64          `json:"body_bytes"`    // gzip bytes sent in accepted reports
-	Statuses        map[string]int `json:"statuses"`      // every non-2xx answer (or "transport") seen, retried or not
+	SoftwareRows    int            `json:"software_rows"`   // packages in accepted reports
+	BodyBytes       int64          `json:"body_bytes"`      // gzip bytes sent in accepted reports
+	Statuses        map[string]int `json:"statuses"`        // every non-2xx answer (or "transport") to a report, retried or not
+	EnrollStatuses  map[string]int `json:"enroll_statuses"` // the same for enrolments
 	EnrollSeconds   float64        `json:"enroll_seconds"`
 	WallSeconds     float64        `json:"wall_seconds"` // first report sent to last answer
 	ReportsPerSec   float64        `json:"reports_per_sec"`
@@ -158,7 +168,10 @@ func Run(ctx context.Context, cfg Config, log io.Writer) (*Stats, error) {
 	hc := Client(cfg.RootCAs, cfg.Concurrency)
 	defer hc.CloseIdleConnections()
 	base := strings.TrimSuffix(cfg.Collector, "/")
-	st := &Stats{Agents: cfg.Agents, Statuses: map[string]int{}}
+	st := &Stats{Agents: cfg.Agents, Statuses: map[string]int{}, EnrollStatuses: map[string]int{}}
+	if cfg.EnrollConcurrency <= 0 {
+		cfg.EnrollConcurrency = 16
+	}
 
 	var runTok [4]byte
 	_, _ = rand.Read(runTok[:])
@@ -172,7 +185,7 @@ func Run(ctx context.Context, cfg Config, log io.Writer) (*Stats, error) {
 	// Enrolment, as many at once as the concurrency.
 	fmt.Fprintf(log, "loadgen: enrolling %d agents\n", cfg.Agents)
 	t0 := time.Now()
-	parallel(cfg.Concurrency, len(agents), func(i int) {
+	parallel(min(cfg.EnrollConcurrency, len(agents)), len(agents), func(i int) {
 		a := agents[i]
 		a.enrollErr = enroll(ctx, hc, base, cfg.Secret, a, st, cfg.MaxRetries)
 	})
@@ -202,6 +215,12 @@ func Run(ctx context.Context, cfg Config, log io.Writer) (*Stats, error) {
 		}
 	})
 
+	if cfg.StartFile != "" {
+		fmt.Fprintf(log, "loadgen: %d agents enrolled; waiting for %s to post\n", st.Enrolled, cfg.StartFile)
+		if err := waitForFile(ctx, cfg.StartFile); err != nil {
+			return st, err
+		}
+	}
 	fmt.Fprintf(log, "loadgen: %d agents posting %d reports each (%d packages), %d at once\n",
 		st.Enrolled, cfg.ReportsPerAgent, cfg.Packages, cfg.Concurrency)
 	st.latencies = make([]time.Duration, 0, st.Enrolled*cfg.ReportsPerAgent)
@@ -216,6 +235,22 @@ func Run(ctx context.Context, cfg Config, log io.Writer) (*Stats, error) {
 	})
 	st.finish()
 	return st, ctx.Err()
+}
+
+// waitForFile returns once path exists.
+func waitForFile(ctx context.Context, path string) error {
+	t := time.NewTicker(50 * time.Millisecond)
+	defer t.Stop()
+	for {
+		if _, err := os.Stat(path); err == nil {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-t.C:
+		}
+	}
 }
 
 func parallel(n, items int, f func(i int)) {
@@ -251,7 +286,7 @@ func encode(r *wire.Report) []byte {
 
 // do sends a request built by mk, retrying 503 and 429 after their
 // Retry-After; it returns the final answer's status and body.
-func do(ctx context.Context, hc *http.Client, mk func() (*http.Request, error), st *Stats, maxRetries int) (int, []byte, error) {
+func do(ctx context.Context, hc *http.Client, mk func() (*http.Request, error), count func(status string, retried bool), maxRetries int) (int, []byte, error) {
 	for attempt := 0; ; attempt++ {
 		req, err := mk()
 		if err != nil {
@@ -259,13 +294,13 @@ func do(ctx context.Context, hc *http.Client, mk func() (*http.Request, error), 
 		}
 		resp, err := hc.Do(req.WithContext(ctx))
 		if err != nil {
-			st.count("transport", false)
+			count("transport", false)
 			return 0, nil, err
 		}
 		body, rerr := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
 		resp.Body.Close()
 		if rerr != nil {
-			st.count("transport", false)
+			count("transport", false)
 			return 0, nil, rerr
 		}
 		code := resp.StatusCode
@@ -273,7 +308,7 @@ func do(ctx context.Context, hc *http.Client, mk func() (*http.Request, error), 
 			return code, body, nil
 		}
 		retry := (code == http.StatusServiceUnavailable || code == http.StatusTooManyRequests) && attempt < maxRetries
-		st.count(strconv.Itoa(code), retry)
+		count(strconv.Itoa(code), retry)
 		if !retry {
 			return code, body, nil
 		}
@@ -304,6 +339,12 @@ func (st *Stats) count(status string, retried bool) {
 	st.mu.Unlock()
 }
 
+func (st *Stats) countEnroll(status string, _ bool) {
+	st.mu.Lock()
+	st.EnrollStatuses[status]++
+	st.mu.Unlock()
+}
+
 func enroll(ctx context.Context, hc *http.Client, base, secret string, a *agent, st *Stats, maxRetries int) error {
 	body, _ := json.Marshal(wire.EnrollRequest{HostID: a.h.hostID, Hostname: a.h.hostname, OS: a.h.os.family, AgentVersion: "loadgen"})
 	t := time.Now()
@@ -316,7 +357,7 @@ func enroll(ctx context.Context, hc *http.Client, base, secret string, a *agent,
 		req.Header.Set("User-Agent", "umbra-loadgen")
 		req.Header.Set("Authorization", "Bearer "+strings.TrimSpace(secret))
 		return req, nil
-	}, st, maxRetries)
+	}, st.countEnroll, maxRetries)
 	a.enrollTime = time.Since(t)
 	if err != nil {
 		return fmt.Errorf("enrolling %s: %w", a.h.hostname, err)
@@ -350,7 +391,7 @@ func post(ctx context.Context, hc *http.Client, base string, a *agent, id string
 		req.Header.Set("User-Agent", "umbra-loadgen")
 		req.Header.Set("Authorization", "Bearer "+a.cred)
 		return req, nil
-	}, st, maxRetries)
+	}, st.count, maxRetries)
 	done := time.Now()
 	var acc wire.Accepted
 	ok := err == nil && code/100 == 2 && json.Unmarshal(answer, &acc) == nil && acc.ID == id
@@ -429,6 +470,18 @@ func (st *Stats) Print(w io.Writer) {
 		fmt.Fprint(w, "errors         ")
 		for _, k := range keys {
 			fmt.Fprintf(w, "%s×%d ", k, st.Statuses[k])
+		}
+		fmt.Fprintln(w)
+	}
+	if len(st.EnrollStatuses) > 0 {
+		keys := make([]string, 0, len(st.EnrollStatuses))
+		for k := range st.EnrollStatuses {
+			keys = append(keys, k)
+		}
+		slices.Sort(keys)
+		fmt.Fprint(w, "enrol errors   ")
+		for _, k := range keys {
+			fmt.Fprintf(w, "%s×%d ", k, st.EnrollStatuses[k])
 		}
 		fmt.Fprintln(w)
 	}

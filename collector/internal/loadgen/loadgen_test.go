@@ -9,6 +9,8 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -171,5 +173,54 @@ func TestDeterministic(t *testing.T) {
 	}
 	if cols := strings.Count(strings.SplitN(tsv.String(), "\n", 2)[0], "\t") + 1; cols != strings.Count(SoftwareColumns, ",")+1 {
 		t.Fatalf("tsv has %d columns", cols)
+	}
+}
+
+// TestStartFileHoldsPosting enrols, then posts nothing until the start
+// file exists.
+func TestStartFileHoldsPosting(t *testing.T) {
+	f := &fakeCollector{creds: map[string]string{}, ids: map[string]bool{}, refused: map[string]bool{}, packages: 5}
+	srv := httptest.NewTLSServer(f)
+	defer srv.Close()
+	roots := x509.NewCertPool()
+	roots.AddCert(srv.Certificate())
+	start := filepath.Join(t.TempDir(), "start")
+	type result struct {
+		st  *Stats
+		err error
+	}
+	done := make(chan result, 1)
+	go func() {
+		st, err := Run(context.Background(), Config{Collector: srv.URL, RootCAs: roots, Secret: "s3cret",
+			Agents: 3, ReportsPerAgent: 1, Packages: 5, StartFile: start}, nil)
+		done <- result{st, err}
+	}()
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		f.mu.Lock()
+		enrolled, posted := len(f.creds), len(f.ids)
+		f.mu.Unlock()
+		if posted > 0 {
+			t.Fatal("reports were posted before the start file existed")
+		}
+		if enrolled == 3 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the agents did not enrol")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	select {
+	case r := <-done:
+		t.Fatalf("Run returned before the start file existed: %+v, %v", r.st, r.err)
+	case <-time.After(200 * time.Millisecond):
+	}
+	if err := os.WriteFile(start, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	r := <-done
+	if r.err != nil || r.st.Accepted != 3 {
+		t.Fatalf("Run = %+v, %v; want 3 reports accepted", r.st, r.err)
 	}
 }

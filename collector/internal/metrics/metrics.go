@@ -27,6 +27,8 @@ type Ingest struct {
 	QueueBytes    prometheus.Gauge
 	QueueReports  prometheus.Gauge
 	BatchReports  prometheus.Histogram
+	DrainRate     prometheus.Gauge // bytes/s the writers empty the queue at, which Retry-After derives from
+	Writing       prometheus.Gauge // batches being written
 }
 
 // NewIngest makes the ingest metrics without registering them.
@@ -66,11 +68,19 @@ func NewIngest() *Ingest {
 			Help:    "Reports written per batch.",
 			Buckets: prometheus.ExponentialBuckets(1, 2, 12),
 		}),
+		DrainRate: prometheus.NewGauge(prometheus.GaugeOpts{
+			Namespace: "umbra", Subsystem: "ingest", Name: "drain_bytes_per_second",
+			Help: "How fast the writers empty the queue (estimated bytes of reports per second of writing); a full queue's Retry-After derives from it.",
+		}),
+		Writing: prometheus.NewGauge(prometheus.GaugeOpts{
+			Namespace: "umbra", Subsystem: "ingest", Name: "batches_writing",
+			Help: "Batches being written to ClickHouse.",
+		}),
 	}
 }
 
 func (m *Ingest) collectors() []prometheus.Collector {
-	return []prometheus.Collector{m.Reports, m.Rows, m.Inserts, m.InsertSeconds, m.Errors, m.QueueBytes, m.QueueReports, m.BatchReports}
+	return []prometheus.Collector{m.Reports, m.Rows, m.Inserts, m.InsertSeconds, m.Errors, m.QueueBytes, m.QueueReports, m.BatchReports, m.DrainRate, m.Writing}
 }
 
 // New returns a registry with the Go runtime, process and collector

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 	"github.com/umbrasec/umbra/shared/wire"
 )
 
@@ -27,6 +28,10 @@ type TableWriter struct {
 	// Rows appends the rows of one report, each with the values of Insert's
 	// columns in order.
 	Rows func(rows [][]any, r Received) [][]any
+	// Columns, if set, is used instead of Rows to write a batch: it
+	// appends the rows of every report to the insert's columns, one typed
+	// slice per column, and returns how many rows it wrote.
+	Columns func(b columnBatch, rs []Received) (int, error)
 }
 
 // ReportTables are the tables a batch of reports is written to, children
@@ -47,7 +52,7 @@ var ReportTables = []TableWriter{
 	},
 	hostDetailsTable,
 	hostHardwareTable,
-	hostSoftwareTable,
+	softwareColumnsTable,
 	hostUsersTable,
 	hostSessionsTable,
 	hostServicesTable,
@@ -140,31 +145,148 @@ func (db *DB) StoredReports(ctx context.Context, ids []string) (map[string]bool,
 // retry its reports one by one to find the culprit.
 var ErrInsert = errors.New("insert refused")
 
-// StoreReports writes a batch of reports with one INSERT per table, in the
-// order of ReportTables. The caller must have removed the reports already
-// stored. A failure part-way leaves some tables written: the reports are
-// not in the log, so the agents retry, and the retried rows collapse with
-// the first ones (every table is a ReplacingMergeTree keyed on the report
-// id, read with FINAL or uniqExact).
+// StoreReports writes a batch of reports with one INSERT per table, the
+// report log last. The caller must have removed the reports already
+// stored. The big tables (those with a column writer: the software list)
+// are written on one connection while the others are written on another,
+// so the small inserts' round trips hide behind the big one. A failure
+// part-way leaves some tables written: the reports are not in the log, so
+// the agents retry, and the retried rows collapse with the first ones
+// (every table is a ReplacingMergeTree keyed on the report id, read with
+// FINAL or uniqExact).
 func (db *DB) StoreReports(ctx context.Context, rs []Received) ([]TableStat, error) {
+	children, log := ReportTables[:len(ReportTables)-1], ReportTables[len(ReportTables)-1]
+	var big, small []TableWriter
+	for _, tw := range children {
+		if tw.Columns != nil {
+			big = append(big, tw)
+		} else {
+			small = append(small, tw)
+		}
+	}
+	var bigStats []TableStat
+	var bigErr error
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		bigStats, bigErr = db.storeTables(ctx, big, rs)
+	}()
+	stats, err := db.storeTables(ctx, small, rs)
+	<-done
+	stats = append(stats, bigStats...)
+	if err := errors.Join(bigErr, err); err != nil {
+		if errors.Is(bigErr, ErrUnavailable) || errors.Is(err, ErrUnavailable) {
+			// An outage, not a refusal: the caller must not retry the
+			// reports one by one.
+			return stats, fmt.Errorf("%w: %w", ErrUnavailable, err)
+		}
+		return stats, err
+	}
+	logStats, err := db.storeTables(ctx, []TableWriter{log}, rs)
+	return append(stats, logStats...), err
+}
+
+// storeTables writes the batch to tables one after the other.
+func (db *DB) storeTables(ctx context.Context, tables []TableWriter, rs []Received) ([]TableStat, error) {
 	var stats []TableStat
 	var rows [][]any
-	for _, tw := range ReportTables {
-		rows = rows[:0]
-		for _, rc := range rs {
-			rows = tw.Rows(rows, rc)
-		}
-		if len(rows) == 0 {
-			continue
-		}
+	for _, tw := range tables {
 		start := time.Now()
-		if err := db.insertRows(ctx, tw.Insert, rows); err != nil {
-			return stats, fmt.Errorf("writing %d rows to %s: %w", len(rows), tw.Table, err)
+		var n int
+		var err error
+		if tw.Columns != nil {
+			n, err = db.insertColumns(ctx, tw, rs)
+		} else {
+			rows = rows[:0]
+			for _, rc := range rs {
+				rows = tw.Rows(rows, rc)
+			}
+			n = len(rows)
+			if n > 0 {
+				err = db.insertRows(ctx, tw.Insert, rows)
+			}
 		}
-		stats = append(stats, TableStat{Table: tw.Table, Rows: len(rows), Duration: time.Since(start)})
+		if err != nil {
+			return stats, fmt.Errorf("writing %d rows to %s: %w", n, tw.Table, err)
+		}
+		if n > 0 {
+			stats = append(stats, TableStat{Table: tw.Table, Rows: n, Duration: time.Since(start)})
+		}
 	}
 	return stats, nil
 }
+
+// insertColumns writes a batch with tw.Columns; it sends nothing when the
+// batch has no rows for the table.
+func (db *DB) insertColumns(ctx context.Context, tw TableWriter, rs []Received) (int, error) {
+	var b driver.Batch
+	n, err := tw.Columns(lazyBatch{open: func() (driver.Batch, error) {
+		if b == nil {
+			nb, err := db.conn.PrepareBatch(ctx, tw.Insert)
+			if err != nil {
+				return nil, classifyInsert(err)
+			}
+			b = nb
+		}
+		return b, nil
+	}}, rs)
+	if err != nil {
+		if b != nil {
+			_ = b.Abort()
+		}
+		var open *openError
+		switch {
+		case errors.As(err, &open):
+			return n, open.err
+		case errors.Is(err, ErrInsert) || errors.Is(err, ErrUnavailable) ||
+			errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded):
+			return n, err // a failed Flush, already classified
+		}
+		return n, fmt.Errorf("%w: %w", ErrInsert, err)
+	}
+	if b == nil {
+		return 0, nil
+	}
+	if err := b.Send(); err != nil {
+		return n, classifyInsert(err)
+	}
+	return n, nil
+}
+
+// lazyBatch prepares the insert on the first column appended, so a table
+// without rows in a batch costs no round trip.
+type lazyBatch struct {
+	open func() (driver.Batch, error)
+}
+
+type openError struct{ err error }
+
+func (e *openError) Error() string { return e.err.Error() }
+func (e *openError) Unwrap() error { return e.err }
+
+func (l lazyBatch) Flush() error {
+	b, err := l.open()
+	if err != nil {
+		return &openError{err}
+	}
+	if err := b.Flush(); err != nil {
+		return classifyInsert(err)
+	}
+	return nil
+}
+
+func (l lazyBatch) Column(i int) driver.BatchColumn {
+	b, err := l.open()
+	if err != nil {
+		return failedColumn{&openError{err}}
+	}
+	return b.Column(i)
+}
+
+type failedColumn struct{ err error }
+
+func (f failedColumn) Append(any) error    { return f.err }
+func (f failedColumn) AppendRow(any) error { return f.err }
 
 func (db *DB) insertRows(ctx context.Context, insert string, rows [][]any) error {
 	b, err := db.conn.PrepareBatch(ctx, insert)
