@@ -17,9 +17,13 @@
 #              (scripts/bench-ingest.sh).
 #   footprint  the idle agent's RSS and CPU per hour vs fusioninventory-agent
 #              in daemon mode (scripts/bench-footprint.sh).
+#   reconcile  reconciliation at 1M devices / 5M generated observations:
+#              the shadow report and 10,000 new observations reconciled
+#              (scripts/bench-reconcile.sh; BENCH_RECONCILE_ROWS and
+#              BENCH_RECONCILE_DEVICES set the scale).
 #   go         the Go benchmarks (spool, parsers, ingest).
 #
-# BENCH_RUNS (5) sets the repetitions; BENCH_ONLY=scan|inventory|ingest|footprint|go
+# BENCH_RUNS (5) sets the repetitions; BENCH_ONLY=scan|inventory|ingest|footprint|reconcile|go
 # runs one.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -237,6 +241,11 @@ fi
 if want footprint; then
 	say "footprint: idle agent vs fusioninventory-agent --daemon"
 	scripts/bench-footprint.sh | tee -a "$results"
+fi
+
+if want reconcile; then
+	say "reconcile: the shadow report and 10,000 new observations against a generated fleet"
+	scripts/bench-reconcile.sh | tee -a "$results"
 fi
 
 if want go; then

@@ -37,3 +37,15 @@ func BenchmarkResolve(b *testing.B) {
 		})
 	}
 }
+
+func BenchmarkIncrementalApply(b *testing.B) {
+	obs := fleet(3, 5000, 20)
+	for b.Loop() {
+		s := NewIncremental(nil)
+		for i := 0; i < len(obs); i += 10_000 {
+			s.Apply(obs[i:min(len(obs), i+10_000)])
+			s.Changes()
+		}
+	}
+	b.ReportMetric(float64(len(obs)), "observations/op")
+}

@@ -207,6 +207,13 @@ type graph struct {
 	agents  map[string]map[string]bool // root -> agent identifiers
 	span    map[string][2]time.Time    // agent identifier -> first/last inventory
 	splits  []map[string]bool
+	// members (root -> identifiers) and onUnion are kept only by the
+	// incremental resolver, which must find what a merge touched.
+	members map[string][]string
+	onUnion func(ra, rb string)
+	// onAgree is told of every pair of agents whose lifetimes allowed a
+	// link through a host id, UUID or randomised MAC.
+	onAgree func(x, y string)
 }
 
 func (g *graph) add(id string) {
@@ -214,6 +221,9 @@ func (g *graph) add(id string) {
 		return
 	}
 	g.parent[id] = id
+	if g.members != nil {
+		g.members[id] = []string{id}
+	}
 	set := func(m map[string]map[string]bool) { m[id] = map[string]bool{id: true} }
 	switch typ, _, _ := strings.Cut(id, ":"); typ {
 	case IDSerial:
@@ -275,6 +285,13 @@ func (g *graph) conflict(a, b string, exclusive bool) string {
 			}
 		}
 	}
+	if g.onAgree != nil {
+		for x := range g.agents[ra] {
+			for y := range g.agents[rb] {
+				g.onAgree(x, y)
+			}
+		}
+	}
 	return ""
 }
 
@@ -299,6 +316,13 @@ func (g *graph) union(a, b string) {
 		ra, rb = rb, ra
 	}
 	g.parent[rb] = ra
+	if g.members != nil {
+		g.members[ra] = append(g.members[ra], g.members[rb]...)
+		delete(g.members, rb)
+	}
+	if g.onUnion != nil {
+		g.onUnion(ra, rb)
+	}
 	for _, m := range []map[string]map[string]bool{g.serials, g.macs, g.agents} {
 		if len(m[rb]) > 0 {
 			if m[ra] == nil {

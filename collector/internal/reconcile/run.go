@@ -8,7 +8,6 @@ import (
 	"log/slog"
 	"net/netip"
 	"sort"
-	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -18,7 +17,8 @@ import (
 	"github.com/umbrasec/umbra/collector/internal/store"
 )
 
-// Engine runs reconciliation against ClickHouse: a full recompute per run.
+// Engine runs reconciliation against ClickHouse. The identifier graph is
+// kept between runs (live.go): a run applies what arrived since the last.
 type Engine struct {
 	db     *store.DB
 	reg    *registry.Register
@@ -68,7 +68,9 @@ func (e *Engine) Loop(ctx context.Context, interval time.Duration, alerts ...Ale
 // RunStats says what a run did.
 type RunStats struct {
 	Generation   uint64 `json:"generation"`
-	Observations int    `json:"observations"`
+	Observations int    `json:"observations"` // in the graph
+	New          int    `json:"new"`          // applied by this run
+	Full         bool   `json:"full"`         // the graph was built from every stored observation
 	Devices      int    `json:"devices"`
 	Open         int    `json:"open"`
 	Opened       int    `json:"opened"`
@@ -291,121 +293,11 @@ func pathMatchCheck(pats ...string) (bool, error) {
 	return true, nil
 }
 
-// Run recomputes devices and findings and stores them.
-func (e *Engine) Run(ctx context.Context, trigger string) (RunStats, error) {
-	runMu.Lock()
-	defer runMu.Unlock()
-	start := e.now()
-	obs, prefixes, err := e.Observations(ctx)
-	if err != nil {
-		return RunStats{}, err
-	}
-	splits, err := e.Splits(ctx)
-	if err != nil {
-		return RunStats{}, err
-	}
-	devs := Resolve(obs, splits, prefixes)
-	assets, err := e.reg.List(ctx)
-	if err != nil {
-		return RunStats{}, err
-	}
-	sw, err := e.db.SoftwareInstalls(ctx)
-	if err != nil {
-		return RunStats{}, err
-	}
-	var software []Software
-	for _, s := range sw {
-		software = append(software, Software{Name: s.Name, Source: s.Source, Publishers: s.Publishers, Versions: s.Versions, Agents: s.Agents, Installs: int(s.Installs)})
-	}
-	rules, err := e.Rules(ctx)
-	if err != nil {
-		return RunStats{}, err
-	}
-	pol := e.policy
-	pol.Now = start
-	fs := Findings(devs, assets, software, rules, pol)
-	gen := e.version()
-	st := RunStats{Generation: gen, Observations: len(obs), Devices: len(devs), Open: len(fs)}
-	if err := e.storeDevices(ctx, gen, devs); err != nil {
-		return st, err
-	}
-	if err := e.storeFindings(ctx, fs, &st); err != nil {
-		return st, err
-	}
-	if err := e.db.InsertRows(ctx, "INSERT INTO reconcile_runs (generation, started_at, finished_at, observations, devices, findings_open, trigger)",
-		[][]any{{gen, dbTime(start), dbTime(e.now()), uint64(len(obs)), uint64(len(devs)), uint64(len(fs)), trigger}}); err != nil {
-		return st, err
-	}
-	if err := e.prune(ctx, gen); err != nil {
-		e.log.Warn("dropping old device generations", "error", err)
-	}
-	st.DurationMS = e.now().Sub(start).Milliseconds()
-	e.log.Info("reconciled", "trigger", trigger, "observations", st.Observations, "devices", st.Devices, "findings_open", st.Open,
-		"opened", st.Opened, "resolved", st.Resolved, "duration_seconds", float64(st.DurationMS)/1000)
-	return st, nil
-}
-
-// prune drops the partitions of device generations older than gen.
-func (e *Engine) prune(ctx context.Context, gen uint64) error {
-	for _, t := range []string{"devices", "device_identifiers", "device_evidence"} {
-		var old []uint64
-		err := e.db.QueryEach(ctx, "partitions", `SELECT DISTINCT partition FROM system.parts
-WHERE database = currentDatabase() AND table = ? AND active`, func(rows driver.Rows) error {
-			var p string
-			if err := rows.Scan(&p); err != nil {
-				return err
-			}
-			if n, err := strconv.ParseUint(strings.Trim(p, "'"), 10, 64); err == nil && n < gen {
-				old = append(old, n)
-			}
-			return nil
-		}, t)
-		if err != nil {
-			return err
-		}
-		for _, n := range old {
-			// t is a constant of this loop and n a number: no data reaches the text.
-			if err := e.db.Exec(ctx, fmt.Sprintf("ALTER TABLE %s DROP PARTITION %d", t, n)); err != nil {
-				return fmt.Errorf("dropping generation %d of %s: %w", n, t, err)
-			}
-		}
-	}
-	return nil
-}
-
 func nn(s []string) []string {
 	if s == nil {
 		return []string{}
 	}
 	return s
-}
-
-func (e *Engine) storeDevices(ctx context.Context, gen uint64, devs []Device) error {
-	var drows, irows, erows [][]any
-	for _, d := range devs {
-		drows = append(drows, []any{gen, d.ID, dbTime(d.FirstSeen), dbTime(d.LastSeen), nn(d.Hostnames), d.Vendor, nn(d.Kinds), nn(d.IPs), nn(d.MACs),
-			nn(d.Serials), nn(d.Agents), nn(d.Observers), nn(d.Methods), nn(d.Subnets), nn(d.SwitchPorts), boolU8(d.Anonymous), uint64(d.Observations)})
-		for _, x := range d.Identifiers {
-			irows = append(irows, []any{gen, d.ID, x.ID, dbTime(x.FirstSeen), dbTime(x.LastSeen)})
-		}
-		for i, ev := range d.Evidence {
-			rep, idx := ev.Ref, uint32(0)
-			if r, n, ok := strings.Cut(ev.Ref, "#"); ok {
-				rep = r
-				fmt.Sscan(n, &idx)
-			}
-			erows = append(erows, []any{gen, d.ID, uint32(i), nn(ev.Tied), ev.Outcome, ev.Method, ev.Observer, rep, idx, dbTime(ev.FirstSeen), dbTime(ev.LastSeen), uint64(ev.Count)})
-		}
-	}
-	if err := e.db.InsertRows(ctx, `INSERT INTO devices (generation, device_id, first_seen, last_seen, hostnames, vendor, kinds, ips, macs,
-serials, agents, observers, methods, subnets, switch_ports, anonymous, observations)`, drows); err != nil {
-		return err
-	}
-	if err := e.db.InsertRows(ctx, "INSERT INTO device_identifiers (generation, device_id, identifier, first_seen, last_seen)", irows); err != nil {
-		return err
-	}
-	return e.db.InsertRows(ctx, `INSERT INTO device_evidence (generation, device_id, idx, tied, outcome, method, observer, report_id, obs_idx,
-first_seen, last_seen, count)`, erows)
 }
 
 func boolU8(b bool) uint8 {

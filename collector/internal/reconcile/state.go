@@ -2,6 +2,7 @@ package reconcile
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"slices"
@@ -48,8 +49,20 @@ func findingRow(f StoredFinding, version uint64) []any {
 
 // stored reads every finding (with its acknowledgement).
 func (e *Engine) stored(ctx context.Context) (map[string]*StoredFinding, error) {
+	return e.storedWhere(ctx, "SELECT "+findingColumns+" FROM findings FINAL", "SELECT finding_id, reason, acked_by, acked_at, until, cleared FROM finding_acks FINAL")
+}
+
+// storedByID reads the findings of ids (with their acknowledgements).
+func (e *Engine) storedByID(ctx context.Context, ids []string) (map[string]*StoredFinding, error) {
+	return e.storedWhere(ctx, "SELECT "+findingColumns+" FROM findings FINAL WHERE finding_id IN (SELECT arrayJoin(?))",
+		"SELECT finding_id, reason, acked_by, acked_at, until, cleared FROM finding_acks FINAL WHERE finding_id IN (SELECT arrayJoin(?))", ids)
+}
+
+// storedWhere reads findings and acknowledgements with two constant
+// queries that take the same arguments.
+func (e *Engine) storedWhere(ctx context.Context, qf, qa string, args ...any) (map[string]*StoredFinding, error) {
 	out := map[string]*StoredFinding{}
-	err := e.db.QueryEach(ctx, "findings", "SELECT "+findingColumns+" FROM findings FINAL", func(rows driver.Rows) error {
+	err := e.db.QueryEach(ctx, "findings", qf, func(rows driver.Rows) error {
 		var f StoredFinding
 		var count uint64
 		if err := rows.Scan(&f.ID, &f.Kind, &f.Subject, &f.State, &f.Severity, &f.Title, &f.Why, &f.FirstSeen, &f.LastSeen, &f.OpenedAt, &f.ResolvedAt,
@@ -60,11 +73,11 @@ func (e *Engine) stored(ctx context.Context) (map[string]*StoredFinding, error) 
 		f.FirstSeen, f.LastSeen, f.OpenedAt, f.ResolvedAt = fromDB(f.FirstSeen), fromDB(f.LastSeen), fromDB(f.OpenedAt), fromDB(f.ResolvedAt)
 		out[f.ID] = &f
 		return nil
-	})
+	}, args...)
 	if err != nil {
 		return nil, err
 	}
-	err = e.db.QueryEach(ctx, "finding acknowledgements", "SELECT finding_id, reason, acked_by, acked_at, until, cleared FROM finding_acks FINAL", func(rows driver.Rows) error {
+	err = e.db.QueryEach(ctx, "finding acknowledgements", qa, func(rows driver.Rows) error {
 		var id string
 		var a Ack
 		var cleared uint8
@@ -76,55 +89,8 @@ func (e *Engine) stored(ctx context.Context) (map[string]*StoredFinding, error) 
 			f.Ack = &a
 		}
 		return nil
-	})
+	}, args...)
 	return out, err
-}
-
-func (e *Engine) storeFindings(ctx context.Context, fs []Finding, st *RunStats) error {
-	old, err := e.stored(ctx)
-	if err != nil {
-		return err
-	}
-	now := e.now().UTC()
-	var rows, acks [][]any
-	current := map[string]bool{}
-	for _, f := range fs {
-		current[f.ID] = true
-		sf := StoredFinding{Finding: f, State: StateOpen, OpenedAt: now, digest: f.Digest()}
-		if o := old[f.ID]; o != nil && o.State == StateOpen {
-			if o.digest == sf.digest {
-				st.Unchanged++
-				continue
-			}
-			sf.OpenedAt = o.OpenedAt
-		} else {
-			st.Opened++
-		}
-		rows = append(rows, findingRow(sf, e.version()))
-	}
-	var ids []string
-	for id := range old {
-		ids = append(ids, id)
-	}
-	sort.Strings(ids)
-	for _, id := range ids {
-		o := old[id]
-		if current[id] || o.State != StateOpen {
-			continue
-		}
-		o.State, o.ResolvedAt = StateResolved, now
-		st.Resolved++
-		rows = append(rows, findingRow(*o, e.version()))
-		if o.Ack != nil {
-			// An acknowledgement covers one occurrence: if the condition
-			// comes back, the finding is open again.
-			acks = append(acks, []any{id, e.version(), o.Ack.Reason, o.Ack.By, dbTime(o.Ack.At), dbTime(o.Ack.Until), uint8(1)})
-		}
-	}
-	if err := e.db.InsertRows(ctx, "INSERT INTO findings (finding_id, version, "+strings.TrimPrefix(findingColumns, "finding_id, ")+")", rows); err != nil {
-		return err
-	}
-	return e.db.InsertRows(ctx, "INSERT INTO finding_acks (finding_id, version, reason, acked_by, acked_at, until, cleared)", acks)
 }
 
 // FindingFilter selects findings.
@@ -150,12 +116,74 @@ func (f FindingFilter) Check() error {
 }
 
 // ListFindings returns findings with their effective state: an open
-// finding with a current acknowledgement is acknowledged.
+// finding with a current acknowledgement is acknowledged. The kind and the
+// stored state are filtered in ClickHouse.
 func (e *Engine) ListFindings(ctx context.Context, f FindingFilter) ([]StoredFinding, error) {
-	all, err := e.stored(ctx)
+	// WHERE applies after FINAL (18.16 too; PREWHERE would not).
+	qf := "SELECT " + findingColumns + " FROM findings FINAL WHERE (? = '' OR kind = ?) AND (? = '' OR state = ?)"
+	qa := "SELECT finding_id, reason, acked_by, acked_at, until, cleared FROM finding_acks FINAL"
+	state := ""
+	switch f.State {
+	case "", StateOpen, StateAcknowledged:
+		state = StateOpen
+	case StateResolved:
+		state = StateResolved
+	}
+	all, err := e.storedWhere(ctx, qf, qa, f.Kind, f.Kind, state, state)
 	if err != nil {
 		return nil, err
 	}
+	return e.effective(all, f), nil
+}
+
+// ShadowPage returns the n open unregistered-device findings seen last
+// (with their acknowledgements) and how many are open: the first page of
+// the shadow report. From the state this process keeps between runs it
+// costs a lookup of n findings by id; without it, two queries over the
+// findings table.
+func (e *Engine) ShadowPage(ctx context.Context, n int) ([]StoredFinding, uint64, error) {
+	if ids, total, ok := e.livePage(KindUnregisteredDevice, n); ok {
+		if len(ids) == 0 {
+			return []StoredFinding{}, total, nil
+		}
+		all, err := e.storedByID(ctx, ids)
+		if err != nil {
+			return nil, 0, err
+		}
+		return e.effective(all, FindingFilter{Kind: KindUnregisteredDevice}), total, nil
+	}
+	return e.shadowPageStored(ctx, n)
+}
+
+// shadowPageStored is ShadowPage from the findings table alone.
+func (e *Engine) shadowPageStored(ctx context.Context, n int) ([]StoredFinding, uint64, error) {
+	total, err := e.db.Count(ctx, "SELECT count() FROM findings FINAL WHERE kind = ? AND state = ?", KindUnregisteredDevice, StateOpen)
+	if err != nil {
+		return nil, 0, err
+	}
+	var ids []string
+	err = e.db.QueryEach(ctx, "shadow report", `SELECT finding_id FROM findings FINAL WHERE kind = ? AND state = ?
+ORDER BY last_seen DESC, finding_id LIMIT ?`, func(rows driver.Rows) error {
+		var id string
+		if err := rows.Scan(&id); err != nil {
+			return err
+		}
+		ids = append(ids, id)
+		return nil
+	}, KindUnregisteredDevice, StateOpen, uint64(n))
+	if err != nil || len(ids) == 0 {
+		return []StoredFinding{}, total, err
+	}
+	all, err := e.storedByID(ctx, ids)
+	if err != nil {
+		return nil, 0, err
+	}
+	return e.effective(all, FindingFilter{Kind: KindUnregisteredDevice}), total, nil
+}
+
+// effective applies acknowledgements and the filter, and sorts by kind,
+// then last seen (latest first), then id.
+func (e *Engine) effective(all map[string]*StoredFinding, f FindingFilter) []StoredFinding {
 	now := e.now()
 	out := []StoredFinding{}
 	for _, x := range all {
@@ -187,7 +215,7 @@ func (e *Engine) ListFindings(ctx context.Context, f FindingFilter) ([]StoredFin
 		}
 		return out[i].ID < out[j].ID
 	})
-	return out, nil
+	return out
 }
 
 // ErrNotFound is returned for a finding or device that does not exist.
@@ -223,84 +251,63 @@ func (e *Engine) Acknowledge(ctx context.Context, actor registry.Actor, id, reas
 	return e.audit(ctx, actor, "finding.ack", id, detail)
 }
 
-// latestGeneration is the generation of the last finished run, or 0.
-func (e *Engine) latestGeneration(ctx context.Context) (uint64, error) {
-	return e.db.Count(ctx, "SELECT toUInt64(max(generation)) FROM reconcile_runs")
+const deviceColumns = `device_id, deleted, first_seen, last_seen, hostnames, vendor, kinds, ips, macs, serials, agents, observers,
+methods, subnets, switch_ports, anonymous, observations, identifiers, evidence`
+
+func scanDevice(rows driver.Rows, full bool) (Device, bool, error) {
+	var d Device
+	var del, anon uint8
+	var n uint64
+	var ids, ev string
+	if err := rows.Scan(&d.ID, &del, &d.FirstSeen, &d.LastSeen, &d.Hostnames, &d.Vendor, &d.Kinds, &d.IPs, &d.MACs, &d.Serials, &d.Agents, &d.Observers,
+		&d.Methods, &d.Subnets, &d.SwitchPorts, &anon, &n, &ids, &ev); err != nil {
+		return d, false, err
+	}
+	d.Anonymous, d.Observations = anon == 1, int(n)
+	d.FirstSeen, d.LastSeen = fromDB(d.FirstSeen), fromDB(d.LastSeen)
+	if full {
+		if err := json.Unmarshal([]byte(ids), &d.Identifiers); err != nil {
+			return d, false, fmt.Errorf("device %s identifiers: %w", d.ID, err)
+		}
+		if err := json.Unmarshal([]byte(ev), &d.Evidence); err != nil {
+			return d, false, fmt.Errorf("device %s evidence: %w", d.ID, err)
+		}
+	}
+	return d, del == 0, nil
 }
 
-// Devices returns the devices of the latest run.
+// Devices returns the current devices (as of the last run).
 func (e *Engine) Devices(ctx context.Context) ([]Device, error) {
-	gen, err := e.latestGeneration(ctx)
-	if err != nil {
-		return nil, err
-	}
 	out := []Device{}
-	err = e.db.QueryEach(ctx, "devices", `SELECT device_id, first_seen, last_seen, hostnames, vendor, kinds, ips, macs, serials, agents, observers,
-methods, subnets, switch_ports, anonymous, observations FROM devices FINAL WHERE generation = ? ORDER BY device_id`, func(rows driver.Rows) error {
-		var d Device
-		var anon uint8
-		var n uint64
-		if err := rows.Scan(&d.ID, &d.FirstSeen, &d.LastSeen, &d.Hostnames, &d.Vendor, &d.Kinds, &d.IPs, &d.MACs, &d.Serials, &d.Agents, &d.Observers,
-			&d.Methods, &d.Subnets, &d.SwitchPorts, &anon, &n); err != nil {
-			return err
+	err := e.db.QueryEach(ctx, "devices", "SELECT "+deviceColumns+" FROM device_current FINAL ORDER BY device_id", func(rows driver.Rows) error {
+		d, ok, err := scanDevice(rows, false)
+		if ok {
+			out = append(out, d)
 		}
-		d.Anonymous, d.Observations = anon == 1, int(n)
-		out = append(out, d)
-		return nil
-	}, gen)
+		return err
+	})
 	return out, err
 }
 
 // Explain returns a device with its identifiers and the evidence that tied
 // them.
 func (e *Engine) Explain(ctx context.Context, id string) (Device, error) {
-	devs, err := e.Devices(ctx)
+	var d Device
+	found := false
+	err := e.db.QueryEach(ctx, "device", "SELECT "+deviceColumns+" FROM device_current FINAL WHERE device_id = ?", func(rows driver.Rows) error {
+		x, ok, err := scanDevice(rows, true)
+		if ok {
+			d, found = x, true
+		}
+		return err
+	}, id)
 	if err != nil {
 		return Device{}, err
 	}
-	var d *Device
-	for i := range devs {
-		if devs[i].ID == id {
-			d = &devs[i]
-		}
-	}
-	if d == nil {
+	if !found {
 		return Device{}, fmt.Errorf("device %s: %w", id, ErrNotFound)
 	}
-	gen, err := e.latestGeneration(ctx)
-	if err != nil {
-		return Device{}, err
-	}
-	err = e.db.QueryEach(ctx, "device identifiers", `SELECT identifier, first_seen, last_seen FROM device_identifiers FINAL
-WHERE generation = ? AND device_id = ? ORDER BY identifier`, func(rows driver.Rows) error {
-		var x Identifier
-		if err := rows.Scan(&x.ID, &x.FirstSeen, &x.LastSeen); err != nil {
-			return err
-		}
-		x.FirstSeen, x.LastSeen = fromDB(x.FirstSeen), fromDB(x.LastSeen)
-		d.Identifiers = append(d.Identifiers, x)
-		return nil
-	}, gen, id)
-	if err != nil {
-		return Device{}, err
-	}
-	err = e.db.QueryEach(ctx, "device evidence", `SELECT tied, outcome, method, observer, report_id, obs_idx, first_seen, last_seen, count FROM device_evidence FINAL
-WHERE generation = ? AND device_id = ? ORDER BY idx`, func(rows driver.Rows) error {
-		var ev Evidence
-		var rep string
-		var idx uint32
-		var n uint64
-		if err := rows.Scan(&ev.Tied, &ev.Outcome, &ev.Method, &ev.Observer, &rep, &idx, &ev.FirstSeen, &ev.LastSeen, &n); err != nil {
-			return err
-		}
-		ev.Ref, ev.Count = rep, int(n)
-		if !strings.HasPrefix(rep, "inventory:") {
-			ev.Ref = fmt.Sprintf("%s#%d", rep, idx)
-		}
-		d.Evidence = append(d.Evidence, ev)
-		return nil
-	}, gen, id)
-	return *d, err
+	return d, nil
 }
 
 // Register turns the device of a finding into an asset, prefilled from

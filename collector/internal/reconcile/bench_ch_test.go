@@ -1,0 +1,160 @@
+package reconcile
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"os"
+	"runtime"
+	"sort"
+	"testing"
+	"time"
+
+	"github.com/umbrasec/umbra/collector/internal/store"
+	"github.com/umbrasec/umbra/collector/internal/store/storetest"
+)
+
+// assetsSQL registers every hundredth generated host (by MAC) and every
+// tenth switch (by serial), deployed.
+const assetsSQL = `INSERT INTO assets (asset_id, version, tag, name, category, serial, macs, hostname, owner, location, cost_cents, currency,
+purchase_date, warranty_end, lifecycle, expect_agent, notes, source, disposal_outcome, wipe_method, wipe_certificate, disposal_by, disposal_at,
+action, reason, changed_by, changed_at, created_at)
+SELECT concat('bench-', toString(d)), toUInt64(1), concat('B-', toString(d)), concat('bench ', toString(d)),
+    if(d % 20 = 9, 'network-infrastructure', 'end-user-device'),
+    if(d % 20 = 9, concat('SW', toString(d)), ''),
+    if(d % 20 = 9, CAST([] AS Array(String)), [concat('00:1b:', lower(hex(toUInt8(intDiv(d, 16777216) % 256))), ':', lower(hex(toUInt8(intDiv(d, 65536) % 256))), ':',
+        lower(hex(toUInt8(intDiv(d, 256) % 256))), ':', lower(hex(toUInt8(d % 256))))]),
+    '', '', '', toInt64(0), '', toDateTime(0, 'UTC'), toDateTime(0, 'UTC'), 'deployed', toUInt8(0), '', 'bench', '', '', '', '', toDateTime(0, 'UTC'),
+    'import', '', 'bench', toDateTime(?, 'UTC'), toDateTime(?, 'UTC')
+FROM (SELECT number * 100 + 9 * (number % 2) AS d FROM system.numbers LIMIT ?)`
+
+func median(xs []time.Duration) time.Duration {
+	s := append([]time.Duration(nil), xs...)
+	sort.Slice(s, func(i, j int) bool { return s[i] < s[j] })
+	return s[len(s)/2]
+}
+
+// TestBenchReconcile is the benchmark of scripts/bench-reconcile.sh; it runs
+// only when UMBRA_BENCH_RECONCILE is set. It fills the database
+// UMBRA_BENCH_DB (created and kept, so a second run reuses the data) with
+// UMBRA_BENCH_ROWS generated observations of UMBRA_BENCH_DEVICES devices,
+// builds the graph, then measures the shadow report and the reconciliation
+// of UMBRA_BENCH_NEW new observations, UMBRA_BENCH_RUNS times. It prints
+// "bench <name> <value>" lines.
+func TestBenchReconcile(t *testing.T) {
+	if os.Getenv("UMBRA_BENCH_RECONCILE") == "" {
+		t.Skip("set UMBRA_BENCH_RECONCILE=1 (scripts/bench-reconcile.sh)")
+	}
+	ctx := context.Background()
+	rows, devices := envInt("UMBRA_BENCH_ROWS", 1_000_000), envInt("UMBRA_BENCH_DEVICES", 100_000)
+	fresh, runs := envInt("UMBRA_BENCH_NEW", 10_000), int(envInt("UMBRA_BENCH_RUNS", 5))
+	name := os.Getenv("UMBRA_BENCH_DB")
+	if name == "" {
+		name = fmt.Sprintf("umbra_bench_%d_%d", rows, devices)
+	}
+	db, err := store.Open(ctx, store.Config{Addr: storetest.Addr(t), Database: name})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	if _, err := db.Migrate(ctx); err != nil {
+		t.Fatal(err)
+	}
+	say := func(k string, v any) { fmt.Printf("bench %s %v\n", k, v) }
+	start := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	span := 30 * 24 * time.Hour
+	step := max(span/time.Duration(rows+uint64(runs)*fresh), time.Millisecond)
+	have, err := db.Count(ctx, "SELECT count() FROM observation_feed")
+	if err != nil {
+		t.Fatal(err)
+	}
+	const chunk = 10_000_000
+	t0 := time.Now()
+	for from := have; from < rows; from += chunk {
+		n := min(chunk, rows-from)
+		// One "hour" of arrival per chunk, so a rebuild reads in windows.
+		if err := Generate(ctx, db, Generated{Devices: devices, From: from, N: n, Start: start, Step: step,
+			Received: start.Add(time.Duration(from/chunk) * time.Hour)}); err != nil {
+			t.Fatal(err)
+		}
+		fmt.Fprintf(os.Stderr, "generated %d of %d rows in %s\n", from+n, rows, time.Since(t0).Round(time.Second))
+	}
+	if have < rows {
+		say("generate_seconds", time.Since(t0).Seconds())
+		if err := db.Exec(ctx, assetsSQL, start.Unix(), start.Unix(), devices/100); err != nil {
+			t.Fatal(err)
+		}
+	}
+	say("observations", rows)
+	say("generated_devices", devices)
+	now := start.Add(span + 24*time.Hour)
+	level := slog.LevelInfo
+	if os.Getenv("UMBRA_BENCH_DEBUG") != "" {
+		level = slog.LevelDebug
+	}
+	logger := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
+	e := New(db, logger, func() time.Time { return now })
+	defer lives.Delete(db)
+
+	t0 = time.Now()
+	st, err := e.Run(ctx, "bench")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ms runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&ms)
+	say("build_seconds", time.Since(t0).Seconds())
+	say("devices", st.Devices)
+	say("findings_open", st.Open)
+	say("heap_mib_after_build", ms.HeapAlloc>>20)
+
+	var shadow, page, pageStored, apply []time.Duration
+	next := max(rows, have)
+	recv, err := db.Count(ctx, "SELECT toUInt64(max(received_at)) FROM observation_feed")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range runs {
+		t1 := time.Now()
+		fs, err := e.ListFindings(ctx, FindingFilter{Kind: KindUnregisteredDevice})
+		if err != nil {
+			t.Fatal(err)
+		}
+		shadow = append(shadow, time.Since(t1))
+		t1 = time.Now()
+		top, total, err := e.ShadowPage(ctx, 100)
+		if err != nil {
+			t.Fatal(err)
+		}
+		page = append(page, time.Since(t1))
+		t1 = time.Now()
+		if _, _, err := e.shadowPageStored(ctx, 100); err != nil {
+			t.Fatal(err)
+		}
+		pageStored = append(pageStored, time.Since(t1))
+		if i == 0 {
+			say("shadow_rows", len(fs))
+			say("shadow_page_rows", fmt.Sprintf("%d/%d", len(top), total))
+		}
+		if err := Generate(ctx, db, Generated{Devices: devices, From: next, N: fresh, Start: start, Step: step,
+			Received: time.Unix(int64(recv), 0).Add(time.Duration(i+1) * time.Minute)}); err != nil {
+			t.Fatal(err)
+		}
+		next += fresh
+		st, err := e.Run(ctx, "bench")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if st.Full || st.New != int(fresh) {
+			t.Fatalf("run %d: %+v; want %d new observations applied incrementally", i, st, fresh)
+		}
+		apply = append(apply, time.Duration(st.DurationMS)*time.Millisecond)
+		fmt.Fprintf(os.Stderr, "run %d: %+v\n", i, st)
+	}
+	say("shadow_report_full_seconds_median", median(shadow).Seconds())
+	say("shadow_report_page_seconds_median", median(page).Seconds())
+	say("shadow_report_page_from_table_seconds_median", median(pageStored).Seconds())
+	say("reconcile_new_seconds_median", median(apply).Seconds())
+	say("reconcile_new_seconds_all", fmt.Sprint(apply))
+}

@@ -1,0 +1,786 @@
+package reconcile
+
+import (
+	"net/netip"
+	"slices"
+	"sort"
+	"strings"
+	"time"
+)
+
+// This file is the identifier graph of DESIGN.md §3 kept up to date as
+// observations arrive. It applies the passes of Resolve to each batch of new
+// observations against the graph of the batches before, and keeps per node
+// (identifier) a summary of the observations placed there, so a device is the
+// merge of its nodes' summaries and a batch costs what it touches, not what
+// was ever seen.
+//
+// Fed the same observations in time order, batch by batch, it gives the
+// devices Resolve gives for all of them at once (TestIncrementalMatchesResolve
+// holds it). The cases that depend on the order of arrival are those where
+// Resolve's outcome depends on its order too: a link refused because of what
+// a component held at the time (different serials, clones), judged here with
+// what had arrived. Two placements Resolve makes with hindsight are kept
+// movable instead: sightings of a randomised MAC that no trusted observation
+// named yet (moved to the MAC once one does), and observations with only an
+// IP (moved to the device that held the IP closest in time, when such an
+// observation arrives later).
+
+// stamp is a value and the latest time it was seen.
+type stamp struct {
+	v  string
+	at time.Time
+}
+
+// tally is a value and how often (or how strongly) it was seen.
+type tally struct {
+	v string
+	n int
+}
+
+// agg summarises the observations placed at one node.
+type agg struct {
+	n                         int
+	first, last               time.Time
+	hosts, ips                []stamp
+	vendors, kinds            []tally
+	observers, methods, ports []string
+	ids                       []Identifier
+	ev                        []Evidence
+}
+
+func addStamp(s []stamp, v string, at time.Time) []stamp {
+	for i := range s {
+		if s[i].v == v {
+			if s[i].at.IsZero() || at.After(s[i].at) {
+				s[i].at = at
+			}
+			return s
+		}
+	}
+	return append(s, stamp{v, at})
+}
+
+func addTally(s []tally, v string, n int) []tally {
+	for i := range s {
+		if s[i].v == v {
+			s[i].n += n
+			return s
+		}
+	}
+	return append(s, tally{v, n})
+}
+
+func addStr(s []string, v string) []string {
+	if v == "" || slices.Contains(s, v) {
+		return s
+	}
+	return append(s, v)
+}
+
+func earlier(a, b time.Time) time.Time {
+	if a.IsZero() || !b.IsZero() && b.Before(a) {
+		return b
+	}
+	return a
+}
+
+func later(a, b time.Time) time.Time {
+	if b.After(a) {
+		return b
+	}
+	return a
+}
+
+// addObs counts one observation (what build does per observation, less its
+// identifiers and evidence).
+func (a *agg) addObs(o *Observation) {
+	a.n++
+	a.first, a.last = earlier(a.first, o.At), later(a.last, o.At)
+	if h := strings.ToLower(strings.TrimSpace(o.Hostname)); h != "" {
+		a.hosts = addStamp(a.hosts, h, o.At)
+	}
+	if o.IP != "" {
+		a.ips = addStamp(a.ips, o.IP, o.At)
+	}
+	if o.Vendor != "" {
+		a.vendors = addTally(a.vendors, o.Vendor, 1)
+	}
+	for i, k := range o.Kinds {
+		a.kinds = addTally(a.kinds, k, len(o.Kinds)-i)
+	}
+	a.observers = addStr(a.observers, o.Observer)
+	a.methods = addStr(a.methods, o.Method)
+	if o.Method == "snmp-fdb" && o.Port != "" {
+		a.ports = addStr(a.ports, strings.TrimSpace(o.Via+" port "+o.Port))
+	}
+}
+
+func (a *agg) addID(id string, first, last time.Time) {
+	for i := range a.ids {
+		if a.ids[i].ID == id {
+			a.ids[i].FirstSeen, a.ids[i].LastSeen = earlier(a.ids[i].FirstSeen, first), later(a.ids[i].LastSeen, last)
+			return
+		}
+	}
+	a.ids = append(a.ids, Identifier{ID: id, FirstSeen: first, LastSeen: last})
+}
+
+func sameEvidence(x, e *Evidence) bool {
+	return x.Outcome == e.Outcome && x.Method == e.Method && x.Observer == e.Observer && slices.Equal(x.Tied, e.Tied)
+}
+
+// addEv merges evidence as build does: counts add up, the latest
+// observation (by time, then where it is stored) is the reference.
+func (a *agg) addEv(e Evidence) {
+	for i := range a.ev {
+		x := &a.ev[i]
+		if !sameEvidence(x, &e) {
+			continue
+		}
+		x.Count += e.Count
+		x.FirstSeen = earlier(x.FirstSeen, e.FirstSeen)
+		if e.LastSeen.After(x.LastSeen) || e.LastSeen.Equal(x.LastSeen) && e.Ref > x.Ref {
+			x.LastSeen, x.Ref = e.LastSeen, e.Ref
+		}
+		return
+	}
+	a.ev = append(a.ev, e)
+}
+
+// holder is a placement that can move: the sightings of one randomised MAC
+// by one observer (and hostname) and method, or one observation with only
+// an IP.
+type holder struct {
+	rs       bool
+	r, seen  string // rs: the randomised MAC and its observer/hostname node
+	method   string
+	observer string
+	a        agg // without identifiers and evidence: those follow the node
+	lastRef  string
+	node     string // where it is placed now
+	deps     []*holder
+
+	// IP only:
+	ip     string
+	at     time.Time
+	ref    string
+	ipseen string
+	best   *held
+}
+
+// held is an observation with an IP that was placed at a node: the evidence
+// that the node's device held the IP at that time.
+type held struct {
+	ip   string
+	at   time.Time
+	ref  string
+	node string
+	h    *holder // when placed through a holder, which may move
+}
+
+func (x *held) anchor() string {
+	if x.h != nil {
+		return x.h.node
+	}
+	return x.node
+}
+
+// closer reports whether x is a better holder of the IP at t than y: nearer
+// in time, then earlier, then stored first (Resolve's order).
+func closer(t time.Time, x, y *held) bool {
+	if y == nil {
+		return true
+	}
+	dx, dy := absDur(t.Sub(x.at)), absDur(t.Sub(y.at))
+	if dx != dy {
+		return dx < dy
+	}
+	if !x.at.Equal(y.at) {
+		return x.at.Before(y.at)
+	}
+	return x.ref < y.ref
+}
+
+func inWindow(t time.Time, x *held) bool {
+	d := t.Sub(x.at)
+	return d >= -ipLead && d <= ipWindow
+}
+
+// contribution is what a holder adds to the device of its node.
+func (h *holder) contribution() *agg {
+	c := h.a
+	c.hosts, c.ips, c.vendors, c.kinds = slices.Clone(c.hosts), slices.Clone(c.ips), slices.Clone(c.vendors), slices.Clone(c.kinds)
+	c.ids, c.ev = nil, nil
+	if h.rs {
+		c.ids = []Identifier{{ID: h.node, FirstSeen: h.a.first, LastSeen: h.a.last}}
+		c.ev = []Evidence{{Tied: []string{h.node}, Outcome: "seen", Method: h.method, Observer: h.observer, Ref: h.lastRef,
+			FirstSeen: h.a.first, LastSeen: h.a.last, Count: h.a.n}}
+		return &c
+	}
+	if h.best == nil {
+		c.ids = []Identifier{{ID: h.ipseen, FirstSeen: h.at, LastSeen: h.at}}
+		c.ev = []Evidence{{Tied: []string{h.ipseen}, Outcome: "seen by IP only", Method: h.method, Observer: h.observer, Ref: h.ref, FirstSeen: h.at, LastSeen: h.at, Count: 1}}
+		return &c
+	}
+	c.ev = []Evidence{{Tied: []string{"ip:" + h.ip}, Outcome: "seen by IP, held by this device then", Method: h.method, Observer: h.observer, Ref: h.ref, FirstSeen: h.at, LastSeen: h.at, Count: 1}}
+	return &c
+}
+
+// Incremental is the identifier graph with the summaries of its nodes. It is
+// not safe for concurrent use.
+type Incremental struct {
+	g        *graph
+	nodes    map[string]*agg
+	attached map[string]map[*holder]bool // node -> holders placed there
+	rsByKey  map[string]*holder
+	pending  map[string][]*holder // randomised MAC -> sightings waiting for a trusted observation to name it
+	byIP     map[string][]*held
+	ipOnly   map[string][]*holder // IP -> observations with only that IP
+	subnets  []netip.Prefix
+	prefixes map[netip.Prefix]bool
+
+	touched  map[string]bool // nodes whose device may have changed in this batch
+	oldRoots map[string]bool // roots merged away in this batch
+	all      bool            // every device may have changed (the known subnets did)
+
+	agreed map[[2]string]bool // agents whose lifetimes allowed a weak link
+
+	devRoot map[string]string // root -> device id, as last built
+	rootOf  map[string]string // device id -> root
+	n       int               // observations applied
+}
+
+// NewIncremental returns an empty graph honouring the operators' splits.
+func NewIncremental(splits []Split) *Incremental {
+	s := &Incremental{g: &graph{parent: map[string]string{}, serials: map[string]map[string]bool{}, macs: map[string]map[string]bool{},
+		agents: map[string]map[string]bool{}, span: map[string][2]time.Time{}, members: map[string][]string{}},
+		nodes: map[string]*agg{}, attached: map[string]map[*holder]bool{}, rsByKey: map[string]*holder{}, pending: map[string][]*holder{},
+		byIP: map[string][]*held{}, ipOnly: map[string][]*holder{}, prefixes: map[netip.Prefix]bool{},
+		touched: map[string]bool{}, oldRoots: map[string]bool{}, devRoot: map[string]string{}, rootOf: map[string]string{}}
+	for _, sp := range splits {
+		m := map[string]bool{}
+		for _, id := range sp.Identifiers {
+			m[strings.ToLower(id)] = true
+		}
+		s.g.splits = append(s.g.splits, m)
+	}
+	s.g.onUnion = func(ra, rb string) { s.oldRoots[ra], s.oldRoots[rb] = true, true }
+	s.agreed = map[[2]string]bool{}
+	s.g.onAgree = func(x, y string) { s.agreed[[2]string{x, y}] = true }
+	return s
+}
+
+// AddSubnets adds known prefixes (the agents' interfaces); a new one may
+// change the subnets of every device.
+func (s *Incremental) AddSubnets(ps []netip.Prefix) {
+	for _, p := range ps {
+		p = p.Masked()
+		if !s.prefixes[p] {
+			s.prefixes[p] = true
+			s.subnets = append(s.subnets, p)
+			s.all = true
+		}
+	}
+}
+
+func (s *Incremental) node(id string) *agg {
+	a := s.nodes[id]
+	if a == nil {
+		a = &agg{}
+		s.nodes[id] = a
+	}
+	return a
+}
+
+func (s *Incremental) attach(h *holder, node string) {
+	if h.node == node {
+		return
+	}
+	if h.node != "" {
+		delete(s.attached[h.node], h)
+		s.touched[h.node] = true
+	}
+	h.node = node
+	if s.attached[node] == nil {
+		s.attached[node] = map[*holder]bool{}
+	}
+	s.attached[node][h] = true
+	s.touched[node] = true
+	for _, d := range h.deps {
+		s.attach(d, node)
+	}
+}
+
+func (s *Incremental) setBest(h *holder, b *held) {
+	if h.best != nil && h.best.h != nil {
+		o := h.best.h
+		o.deps = slices.DeleteFunc(o.deps, func(x *holder) bool { return x == h })
+	}
+	h.best = b
+	if b.h != nil {
+		b.h.deps = append(b.h.deps, h)
+	}
+	s.attach(h, b.anchor())
+}
+
+// Apply adds a batch of observations. Observations must not be applied
+// twice; a batch should hold whole reports. It returns false, and applies
+// nothing, when the batch shows that two agents whose lifetimes allowed an
+// earlier link through a shared host id or UUID report at the same time
+// (clones, found out): Resolve judges that with every inventory known, so
+// the graph must then be rebuilt from all observations.
+func (s *Incremental) Apply(obs []Observation) bool {
+	g := s.g
+	spans := map[string][2]time.Time{}
+	for _, o := range obs {
+		if o.AgentID != "" {
+			id := IDAgent + ":" + o.AgentID
+			sp, ok := spans[id]
+			if !ok {
+				sp, ok = g.span[id]
+			}
+			if !ok {
+				sp = [2]time.Time{o.At, o.At}
+			}
+			if o.At.Before(sp[0]) {
+				sp[0] = o.At
+			}
+			if o.At.After(sp[1]) {
+				sp[1] = o.At
+			}
+			spans[id] = sp
+		}
+	}
+	if len(spans) > 0 {
+		for p := range s.agreed {
+			sx, okx := spans[p[0]]
+			sy, oky := spans[p[1]]
+			if !okx && !oky {
+				continue
+			}
+			if !okx {
+				sx = g.span[p[0]]
+			}
+			if !oky {
+				sy = g.span[p[1]]
+			}
+			if !sx[0].After(sy[1]) && !sy[0].After(sx[1]) {
+				return false
+			}
+		}
+	}
+	for id, sp := range spans {
+		g.span[id] = sp
+	}
+	s.n += len(obs)
+	obs = foldSNMPInterfaces(obs)
+	ps := make([]*placed, len(obs))
+	for i := range obs {
+		ps[i] = &placed{o: &obs[i]}
+	}
+	slices.SortStableFunc(ps, func(a, b *placed) int {
+		if c := a.o.At.Compare(b.o.At); c != 0 {
+			return c
+		}
+		return strings.Compare(a.o.Ref, b.o.Ref)
+	})
+	// Passes 1 and 2 are Resolve's.
+	for _, p := range ps {
+		if !trusted(p.o.Method) {
+			continue
+		}
+		ids := identifiersOf(p.o)
+		nodes := append(append([]string(nil), ids.strong...), ids.rand...)
+		if len(ids.strong) == 0 {
+			if len(ids.rand) == 0 && len(ids.exclusive) == 0 {
+				continue
+			}
+			if len(ids.exclusive) == 0 {
+				nodes = append([]string{seenName(p.o)}, nodes...)
+			}
+		}
+		if len(nodes) == 0 {
+			continue
+		}
+		sort.SliceStable(nodes, func(i, j int) bool { return rank(nodes[i]) < rank(nodes[j]) })
+		p.anchor = nodes[0]
+		g.add(p.anchor)
+		var stable, weak []string
+		for _, id := range nodes[1:] {
+			if rank(id) >= priority[IDRandMAC] {
+				weak = append(weak, id)
+			} else {
+				stable = append(stable, id)
+			}
+		}
+		tied, refused := g.link(p.anchor, stable, false)
+		tiedW, refusedW := g.link(p.anchor, weak, true)
+		tied = append(tied, tiedW[1:]...)
+		for k, v := range refusedW {
+			if refused == nil {
+				refused = map[string]string{}
+			}
+			refused[k] = v
+		}
+		p.ids = tied
+		p.outcome = evidenceOf(p.o, tied, refused)
+	}
+	for _, p := range ps {
+		if !trusted(p.o.Method) {
+			continue
+		}
+		ids := identifiersOf(p.o)
+		if len(ids.exclusive) == 0 {
+			continue
+		}
+		if p.anchor == "" {
+			p.anchor = ids.exclusive[0]
+			g.add(p.anchor)
+			p.ids = []string{p.anchor}
+		}
+		tied, refused := g.link(p.anchor, ids.exclusive, true)
+		p.ids = append(p.ids, tied[1:]...)
+		if len(tied) > 1 || len(refused) > 0 {
+			p.outcome = append(p.outcome, evidenceOf(p.o, tied, refused)...)
+		}
+	}
+	// Sightings of a randomised MAC that a trusted observation now names
+	// move to it, as Resolve would have placed them.
+	for r, hs := range s.pending {
+		if _, known := g.parent[r]; !known {
+			continue
+		}
+		for _, h := range hs {
+			s.attach(h, r)
+		}
+		delete(s.pending, r)
+	}
+	var newHeld []*held
+	for _, p := range ps {
+		if p.anchor == "" {
+			continue
+		}
+		a := s.node(p.anchor)
+		a.addObs(p.o)
+		for _, id := range p.ids {
+			a.addID(id, p.o.At, p.o.At)
+		}
+		for _, e := range p.outcome {
+			a.addEv(e)
+		}
+		s.touched[p.anchor] = true
+		if p.o.IP != "" {
+			newHeld = append(newHeld, &held{ip: p.o.IP, at: p.o.At, ref: p.o.Ref, node: p.anchor})
+		}
+	}
+	// Pass 3: sightings.
+	for _, p := range ps {
+		if trusted(p.o.Method) {
+			continue
+		}
+		ids := identifiersOf(p.o)
+		var id string
+		switch {
+		case len(ids.strong) > 0:
+			id = ids.strong[0]
+		case len(ids.rand) > 0:
+			r := ids.rand[0]
+			seen := seenName(p.o)
+			key := r + "|" + seen + "|" + p.o.Method
+			h := s.rsByKey[key]
+			if h == nil {
+				h = &holder{rs: true, r: r, seen: seen, method: p.o.Method, observer: p.o.Observer}
+				s.rsByKey[key] = h
+				if _, known := g.parent[r]; known {
+					s.attach(h, r)
+				} else {
+					g.add(seen)
+					s.attach(h, seen)
+					s.pending[r] = append(s.pending[r], h)
+				}
+			}
+			if h.lastRef == "" || p.o.At.After(h.a.last) || p.o.At.Equal(h.a.last) && p.o.Ref > h.lastRef {
+				h.lastRef = p.o.Ref
+			}
+			h.a.addObs(p.o)
+			s.touched[h.node] = true
+			p.anchor = "holder"
+			if p.o.IP != "" {
+				newHeld = append(newHeld, &held{ip: p.o.IP, at: p.o.At, ref: p.o.Ref, h: h})
+			}
+			continue
+		default:
+			continue
+		}
+		g.add(id)
+		p.anchor, p.ids = id, []string{id}
+		a := s.node(id)
+		a.addObs(p.o)
+		a.addID(id, p.o.At, p.o.At)
+		a.addEv(Evidence{Tied: []string{id}, Outcome: "seen", Method: p.o.Method, Observer: p.o.Observer, Ref: p.o.Ref, FirstSeen: p.o.At, LastSeen: p.o.At, Count: 1})
+		s.touched[id] = true
+		if p.o.IP != "" {
+			newHeld = append(newHeld, &held{ip: p.o.IP, at: p.o.At, ref: p.o.Ref, node: id})
+		}
+	}
+	// Pass 4: an IP is evidence at a time. New evidence may be closer to
+	// an IP-only observation placed before.
+	for _, x := range newHeld {
+		ip := x.ip
+		s.byIP[ip] = append(s.byIP[ip], x)
+		for _, h := range s.ipOnly[ip] {
+			if inWindow(h.at, x) && closer(h.at, x, h.best) {
+				if h.best == nil {
+					s.touched[h.node] = true
+				}
+				s.setBest(h, x)
+			}
+		}
+	}
+	for _, p := range ps {
+		if p.anchor != "" || p.o.IP == "" {
+			continue
+		}
+		h := &holder{ip: p.o.IP, at: p.o.At, ref: p.o.Ref, method: p.o.Method, observer: p.o.Observer,
+			ipseen: IDIPSeen + ":" + p.o.Observer + "/" + p.o.IP}
+		h.a.addObs(p.o)
+		s.ipOnly[p.o.IP] = append(s.ipOnly[p.o.IP], h)
+		var best *held
+		for _, x := range s.byIP[p.o.IP] {
+			if inWindow(p.o.At, x) && closer(p.o.At, x, best) {
+				best = x
+			}
+		}
+		if best != nil {
+			s.setBest(h, best)
+			continue
+		}
+		g.add(h.ipseen)
+		s.attach(h, h.ipseen)
+	}
+	return true
+}
+
+// Changes returns the devices built anew since the last call and the ids of
+// devices that no longer exist (merged into others).
+func (s *Incremental) Changes() (changed []Device, gone []string) {
+	roots := map[string]bool{}
+	if s.all {
+		for id := range s.g.members {
+			roots[id] = true
+		}
+	}
+	for n := range s.touched {
+		roots[s.g.find(n)] = true
+	}
+	prev := map[string]bool{}
+	for r := range s.oldRoots {
+		if id, ok := s.devRoot[r]; ok {
+			prev[id] = true
+			delete(s.devRoot, r)
+			delete(s.rootOf, id)
+		}
+	}
+	for r := range roots {
+		if id, ok := s.devRoot[r]; ok {
+			prev[id] = true
+			delete(s.devRoot, r)
+			delete(s.rootOf, id)
+		}
+	}
+	for r := range roots {
+		d, ok := s.device(r)
+		if !ok {
+			continue
+		}
+		s.devRoot[r] = d.ID
+		s.rootOf[d.ID] = r
+		delete(prev, d.ID)
+		changed = append(changed, d)
+	}
+	for id := range prev {
+		gone = append(gone, id)
+	}
+	sort.Slice(changed, func(i, j int) bool { return changed[i].ID < changed[j].ID })
+	sort.Strings(gone)
+	s.touched, s.oldRoots, s.all = map[string]bool{}, map[string]bool{}, false
+	return changed, gone
+}
+
+// Device builds the device of that id as of the last Changes.
+func (s *Incremental) Device(id string) (Device, bool) {
+	r, ok := s.rootOf[id]
+	if !ok {
+		return Device{}, false
+	}
+	return s.device(r)
+}
+
+// DeviceIDs lists the devices as of the last Changes.
+func (s *Incremental) DeviceIDs() []string {
+	out := make([]string, 0, len(s.rootOf))
+	for id := range s.rootOf {
+		out = append(out, id)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// Devices builds every device, as Resolve returns them.
+func (s *Incremental) Devices() []Device {
+	out := make([]Device, 0, len(s.rootOf))
+	for _, id := range s.DeviceIDs() {
+		if d, ok := s.Device(id); ok {
+			out = append(out, d)
+		}
+	}
+	return out
+}
+
+// Observations is how many observations were applied.
+func (s *Incremental) Observations() int { return s.n }
+
+// devAcc merges the summaries of a component with maps: a component may
+// hold many nodes (every sighting of a randomised MAC without a name by one
+// observer is one device).
+type devAcc struct {
+	n           int
+	first, last time.Time
+	hosts, ips  map[string]time.Time
+	vendors     map[string]int
+	kinds       map[string]int
+	set         map[string]map[string]bool
+	ids         map[string]Identifier
+	ev          map[string]*Evidence
+}
+
+func (d *devAcc) add(a *agg) {
+	if a == nil {
+		return
+	}
+	d.n += a.n
+	if a.n > 0 {
+		d.first, d.last = earlier(d.first, a.first), later(d.last, a.last)
+	}
+	for _, x := range a.hosts {
+		if at, ok := d.hosts[x.v]; !ok || x.at.After(at) {
+			d.hosts[x.v] = x.at
+		}
+	}
+	for _, x := range a.ips {
+		if at, ok := d.ips[x.v]; !ok || x.at.After(at) {
+			d.ips[x.v] = x.at
+		}
+	}
+	for _, x := range a.vendors {
+		d.vendors[x.v] += x.n
+	}
+	for _, x := range a.kinds {
+		d.kinds[x.v] += x.n
+	}
+	for name, vs := range map[string][]string{"observer": a.observers, "method": a.methods, "port": a.ports} {
+		for _, v := range vs {
+			if d.set[name] == nil {
+				d.set[name] = map[string]bool{}
+			}
+			d.set[name][v] = true
+		}
+	}
+	for _, x := range a.ids {
+		y, ok := d.ids[x.ID]
+		if !ok {
+			d.ids[x.ID] = x
+			continue
+		}
+		y.FirstSeen, y.LastSeen = earlier(y.FirstSeen, x.FirstSeen), later(y.LastSeen, x.LastSeen)
+		d.ids[x.ID] = y
+	}
+	for _, e := range a.ev {
+		k := strings.Join(e.Tied, ",") + "|" + e.Outcome + "|" + e.Method + "|" + e.Observer
+		x := d.ev[k]
+		if x == nil {
+			e := e
+			d.ev[k] = &e
+			continue
+		}
+		x.Count += e.Count
+		x.FirstSeen = earlier(x.FirstSeen, e.FirstSeen)
+		if e.LastSeen.After(x.LastSeen) || e.LastSeen.Equal(x.LastSeen) && e.Ref > x.Ref {
+			x.LastSeen, x.Ref = e.LastSeen, e.Ref
+		}
+	}
+}
+
+func (s *Incremental) device(root string) (Device, bool) {
+	members := s.g.members[root]
+	a := devAcc{hosts: map[string]time.Time{}, ips: map[string]time.Time{}, vendors: map[string]int{}, kinds: map[string]int{},
+		set: map[string]map[string]bool{}, ids: map[string]Identifier{}, ev: map[string]*Evidence{}}
+	for _, m := range members {
+		a.add(s.nodes[m])
+		for h := range s.attached[m] {
+			a.add(h.contribution())
+		}
+	}
+	if a.n == 0 {
+		return Device{}, false
+	}
+	d := Device{FirstSeen: a.first, LastSeen: a.last, Observations: a.n}
+	anchor := ""
+	for _, id := range members {
+		if anchor == "" || rank(id) < rank(anchor) || rank(id) == rank(anchor) && id < anchor {
+			anchor = id
+		}
+		x := a.ids[id]
+		x.ID = id
+		d.Identifiers = append(d.Identifiers, x)
+		typ, v, _ := strings.Cut(id, ":")
+		switch typ {
+		case IDMAC, IDRandMAC:
+			d.MACs = append(d.MACs, v)
+		case IDSerial:
+			d.Serials = append(d.Serials, v)
+		case IDAgent:
+			d.Agents = append(d.Agents, v)
+		}
+	}
+	d.ID = DeviceID(anchor)
+	d.Anonymous = rank(anchor) >= priority[IDRandMAC]
+	sort.Slice(d.Identifiers, func(i, j int) bool {
+		ri, rj := rank(d.Identifiers[i].ID), rank(d.Identifiers[j].ID)
+		return ri < rj || ri == rj && d.Identifiers[i].ID < d.Identifiers[j].ID
+	})
+	sort.Strings(d.MACs)
+	sort.Strings(d.Serials)
+	sort.Strings(d.Agents)
+	d.Hostnames = latest(a.hosts, 5)
+	d.IPs = latest(a.ips, 5)
+	d.Observers = keys(a.set["observer"])
+	d.Methods = keys(a.set["method"])
+	subnets := map[string]bool{}
+	for ip := range a.ips {
+		if sn := subnetOf(ip, s.subnets); sn != "" {
+			subnets[sn] = true
+		}
+	}
+	d.Subnets = keys(subnets)
+	d.SwitchPorts = keys(a.set["port"])
+	if v := top(a.vendors, 1); len(v) == 1 {
+		d.Vendor = v[0]
+	}
+	d.Kinds = top(a.kinds, 3)
+	for _, e := range a.ev {
+		d.Evidence = append(d.Evidence, *e)
+	}
+	sort.Slice(d.Evidence, func(i, j int) bool {
+		ei, ej := d.Evidence[i], d.Evidence[j]
+		if !ei.FirstSeen.Equal(ej.FirstSeen) {
+			return ei.FirstSeen.Before(ej.FirstSeen)
+		}
+		return strings.Join(ei.Tied, ",")+ei.Outcome+ei.Method+ei.Observer < strings.Join(ej.Tied, ",")+ej.Outcome+ej.Method+ej.Observer
+	})
+	if len(d.Evidence) > maxEvidence {
+		d.Evidence = d.Evidence[len(d.Evidence)-maxEvidence:]
+	}
+	return d, true
+}

@@ -1,0 +1,156 @@
+package reconcile
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
+	"github.com/umbrasec/umbra/collector/internal/registry"
+	"github.com/umbrasec/umbra/collector/internal/store/storetest"
+)
+
+// storedDevices reads every current device with its identifiers and
+// evidence.
+func storedDevices(t testing.TB, e *Engine) []Device {
+	t.Helper()
+	var out []Device
+	err := e.db.QueryEach(context.Background(), "devices", "SELECT "+deviceColumns+" FROM device_current FINAL ORDER BY device_id", func(rows driver.Rows) error {
+		d, ok, err := scanDevice(rows, true)
+		if ok {
+			out = append(out, d)
+		}
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+// findingStates summarises every stored finding: id, state, digest.
+func findingStates(t testing.TB, e *Engine) map[string]string {
+	t.Helper()
+	all, err := e.stored(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := map[string]string{}
+	for id, f := range all {
+		out[id] = f.State + " " + f.digest
+	}
+	return out
+}
+
+func envInt(name string, def uint64) uint64 {
+	if v, err := strconv.ParseUint(os.Getenv(name), 10, 64); err == nil && v > 0 {
+		return v
+	}
+	return def
+}
+
+// TestIncrementalRunsEqualFullRecompute fills ClickHouse with generated
+// observations in batches, reconciling after each, and checks that the
+// devices and findings the incremental runs stored are those a rebuild
+// from every observation gives, and the devices those Resolve gives.
+// UMBRA_RECONCILE_TEST_ROWS (150,000) and _DEVICES (10,000) set the scale.
+func TestIncrementalRunsEqualFullRecompute(t *testing.T) {
+	db := storetest.New(t)
+	ctx := context.Background()
+	rows, devices := envInt("UMBRA_RECONCILE_TEST_ROWS", 150_000), envInt("UMBRA_RECONCILE_TEST_DEVICES", 10_000)
+	start := time.Date(2026, 3, 1, 0, 0, 0, 0, time.UTC)
+	step := 14 * 24 * time.Hour / time.Duration(rows)
+	now := start.Add(15 * 24 * time.Hour)
+	reg := registry.New(db, func() time.Time { return start })
+	me := registry.Actor{ID: "test"}
+	// Assets: hosts registered by MAC, switches by serial, a laptop by
+	// hostname, and a deployed asset that is never seen.
+	for d := uint64(0); d < 200; d += 20 {
+		if _, err := reg.Create(ctx, me, registry.Asset{Tag: fmt.Sprint("H-", d), Category: registry.EndUserDevice, Lifecycle: registry.Deployed,
+			MACs: []string{fmt.Sprintf("00:1b:00:00:%02x:%02x", (d>>8)&0xff, d&0xff)}}); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := reg.Create(ctx, me, registry.Asset{Tag: fmt.Sprint("SW-", d+9), Category: registry.NetworkInfra, Lifecycle: registry.Deployed,
+			Serial: fmt.Sprint("SW", d+9)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, a := range []registry.Asset{{Tag: "LT-12", Category: registry.EndUserDevice, Hostname: "lt-12", Lifecycle: registry.Deployed, ExpectAgent: true},
+		{Tag: "GONE-1", Category: registry.EndUserDevice, MACs: []string{"00:1b:ff:ff:ff:ff"}, Lifecycle: registry.Deployed}} {
+		if _, err := reg.Create(ctx, me, a); err != nil {
+			t.Fatal(err)
+		}
+	}
+	e := New(db, nil, func() time.Time { return now })
+	t.Cleanup(func() { lives.Delete(db) })
+	batches := []uint64{rows / 2, rows / 4, rows / 8, rows - rows/2 - rows/4 - rows/8 - 10_000, 10_000}
+	from := uint64(0)
+	for i, n := range batches {
+		if err := Generate(ctx, db, Generated{Devices: devices, From: from, N: n, Start: start, Step: step, Received: start.Add(time.Duration(i+1) * time.Hour)}); err != nil {
+			t.Fatal(err)
+		}
+		from += n
+		st, err := e.Run(ctx, "test")
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Logf("batch %d: %d rows: %+v", i, n, st)
+		if st.Full != (i == 0) || st.New != int(n) {
+			t.Fatalf("run after batch %d of %d rows: %+v; want %d new observations, a full build only first", i, n, st, n)
+		}
+	}
+	incDevs, incFindings := storedDevices(t, e), findingStates(t, e)
+	// The first page of the shadow report from the live state is the one
+	// the findings table gives.
+	live, n1, err := e.ShadowPage(ctx, 50)
+	if err != nil {
+		t.Fatal(err)
+	}
+	stored, n2, err := e.shadowPageStored(ctx, 50)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n1 != n2 || n1 == 0 || len(live) != 50 || fmt.Sprint(live) != fmt.Sprint(stored) {
+		t.Errorf("shadow page from the live state: %d of %d; from the findings table: %d of %d; they differ or are empty", len(live), n1, len(stored), n2)
+	}
+
+	// A rebuild from every observation agrees, and writes no finding.
+	lives.Delete(db)
+	st, err := e.Run(ctx, "test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("rebuild: %+v", st)
+	if !st.Full || st.Opened != 0 || st.Resolved != 0 || st.Unchanged != st.Open || st.Observations != int(rows) {
+		t.Errorf("a rebuild over the same %d observations changed the findings: %+v", rows, st)
+	}
+	if got, want := devicesJSON(t, incDevs), devicesJSON(t, storedDevices(t, e)); got != want {
+		t.Fatalf("incremental runs and a rebuild store different devices: %s", firstDiff(got, want))
+	}
+	if got, want := findingStates(t, e), incFindings; fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Fatalf("the rebuild changed the findings:\n%v\nwant\n%v", got, want)
+	}
+	// Resolve over every observation at once gives the same devices.
+	obs, prefixes, err := e.Observations(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := Resolve(obs, nil, prefixes)
+	if got, want := devicesJSON(t, incDevs), devicesJSON(t, want); got != want {
+		t.Fatalf("incremental runs and Resolve give different devices: %s", firstDiff(got, want))
+	}
+	var kinds = map[string]int{}
+	for _, f := range incFindings {
+		kinds[f[:4]]++
+	}
+	if len(incDevs) < int(devices)/2 || len(incFindings) == 0 {
+		t.Errorf("%d devices and %d findings from %d generated devices: the generator or the test is broken", len(incDevs), len(incFindings), devices)
+	}
+	t.Logf("%d observations, %d devices, findings by state %v", rows, len(incDevs), kinds)
+	b, _ := json.Marshal(st)
+	t.Logf("rebuild stats %s", b)
+}
