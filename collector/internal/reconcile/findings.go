@@ -121,6 +121,9 @@ type Policy struct {
 	MissingAfter time.Duration
 	// AgentSilentAfter: an agent silent this long no longer manages its host.
 	AgentSilentAfter time.Duration
+	// AgentContact is each agent's last heartbeat, by agent id: an agent
+	// that keeps beating between inventories is not silent.
+	AgentContact map[string]time.Time
 }
 
 func sev(kind string, d *Device) string {
@@ -252,7 +255,7 @@ func Findings(devs []Device, assets []registry.Asset, software []Software, rules
 				}
 				out = append(out, f)
 			}
-			if a.ExpectAgent && d != nil && (len(d.Agents) == 0 || p.Now.Sub(lastAgent(d)) > p.AgentSilentAfter) {
+			if a.ExpectAgent && d != nil && (len(d.Agents) == 0 || p.Now.Sub(lastAgent(d, p.AgentContact)) > p.AgentSilentAfter) {
 				f := fromDevice(KindUnmanagedAsset, subject, d)
 				f.AssetID = a.ID
 				f.Title = fmt.Sprintf("asset %s (%s) should run an agent, none reports", a.Tag, a.Name)
@@ -385,11 +388,20 @@ func anchorOf(d *Device) string {
 	return d.Identifiers[0].ID
 }
 
-func lastAgent(d *Device) time.Time {
+// lastAgent is when an agent on d last reported, by an observation of it
+// or by a heartbeat in contact.
+func lastAgent(d *Device, contact map[string]time.Time) time.Time {
 	var t time.Time
 	for _, x := range d.Identifiers {
-		if strings.HasPrefix(x.ID, IDAgent+":") && x.LastSeen.After(t) {
+		id, ok := strings.CutPrefix(x.ID, IDAgent+":")
+		if !ok {
+			continue
+		}
+		if x.LastSeen.After(t) {
 			t = x.LastSeen
+		}
+		if c := contact[id]; c.After(t) {
+			t = c
 		}
 	}
 	return t

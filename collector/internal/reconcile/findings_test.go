@@ -132,3 +132,34 @@ func TestComputeKPIs(t *testing.T) {
 		t.Errorf("assets = %v %v", k.CostByCategory, k.AssetsByLifecycle)
 	}
 }
+
+// TestHeartbeatKeepsAnAgentManaging: an agent whose last inventory is old
+// but that still sends heartbeats manages its asset.
+func TestHeartbeatKeepsAnAgentManaging(t *testing.T) {
+	now := at(24 * 40)
+	quiet := now.Add(-10 * 24 * time.Hour)
+	dev := Device{ID: "dev-laptop", Serials: []string{"sn-1"}, Agents: []string{"A"}, LastSeen: quiet,
+		Identifiers: []Identifier{{ID: "agent:A", LastSeen: quiet}, {ID: "serial:sn-1", LastSeen: quiet}}}
+	assets := []registry.Asset{{ID: "a1", Tag: "LAP-1", Serial: "SN-1", Lifecycle: registry.Deployed, ExpectAgent: true,
+		CreatedAt: now.Add(-30 * 24 * time.Hour)}}
+	unmanaged := func(pol Policy) bool {
+		for _, f := range Findings([]Device{dev}, assets, nil, nil, pol) {
+			if f.Kind == KindUnmanagedAsset {
+				return true
+			}
+		}
+		return false
+	}
+	pol := Policy{Now: now, MissingAfter: 14 * 24 * time.Hour, AgentSilentAfter: 7 * 24 * time.Hour}
+	if !unmanaged(pol) {
+		t.Error("an agent silent for 10 days still manages its asset")
+	}
+	pol.AgentContact = map[string]time.Time{"A": now.Add(-time.Hour)}
+	if unmanaged(pol) {
+		t.Error("an agent that sent a heartbeat an hour ago was judged silent")
+	}
+	pol.AgentContact = map[string]time.Time{"B": now.Add(-time.Hour)}
+	if !unmanaged(pol) {
+		t.Error("another agent's heartbeat kept this one managing")
+	}
+}

@@ -478,6 +478,14 @@ func (e *Engine) findingsOf(ctx context.Context, l *live, changed []Device, gone
 	sort.Slice(devs, func(i, j int) bool { return devs[i].ID < devs[j].ID })
 	pol := e.policy
 	pol.Now = now
+	if hbs, err := e.db.LastHeartbeats(ctx); err != nil {
+		e.log.Warn("reading heartbeats; agents are judged by their reports alone", "error", err)
+	} else {
+		pol.AgentContact = make(map[string]time.Time, len(hbs))
+		for id, hb := range hbs {
+			pol.AgentContact[id] = hb.ReceivedAt
+		}
+	}
 	fs := Findings(devs, assets, software, rules, pol)
 	// The findings this run judged: of the devices above and those gone,
 	// and every finding about an asset, a package or a rule.
