@@ -3,11 +3,10 @@ package identify
 //go:generate go run gen_pen.go
 
 import (
+	"bufio"
 	"bytes"
 	"compress/gzip"
 	_ "embed"
-	"io"
-	"sort"
 	"strconv"
 	"strings"
 	"sync"
@@ -20,59 +19,72 @@ import (
 //go:embed pen.tsv.gz
 var penTable []byte
 
+// Lookups are rare — once per SNMP device, and an office holds few distinct
+// vendors — so the 1.7 MB table is not kept in memory: a lookup that
+// misses the cache reads the compressed table up to its number (a few
+// milliseconds) and remembers the answer.
 var (
-	penOnce sync.Once
-	penText []byte
-	penNums []uint32 // sorted enterprise numbers
-	penOffs []uint32 // penOffs[i] is where penNums[i]'s name starts in penText
+	penMu    sync.Mutex
+	penCache = map[int]string{}
 )
 
-func loadPEN() {
+// eachPEN calls fn with every entry of the table in number order until fn
+// returns false; name is valid only during the call.
+func eachPEN(fn func(n int, name []byte) bool) error {
 	zr, err := gzip.NewReader(bytes.NewReader(penTable))
 	if err != nil {
-		return
+		return err
 	}
-	text, err := io.ReadAll(zr)
-	if err != nil {
-		return
-	}
-	nums := make([]uint32, 0, 64000)
-	offs := make([]uint32, 0, 64000)
-	for off := 0; off < len(text); {
-		end := bytes.IndexByte(text[off:], '\n')
-		if end < 0 {
-			end = len(text) - off
+	sc := bufio.NewScanner(zr)
+	for sc.Scan() {
+		line := sc.Bytes()
+		tab := bytes.IndexByte(line, '\t')
+		if tab <= 0 || tab > 10 {
+			continue
 		}
-		line := text[off : off+end]
-		if tab := bytes.IndexByte(line, '\t'); tab > 0 {
-			if n, err := strconv.ParseUint(string(line[:tab]), 10, 32); err == nil {
-				nums = append(nums, uint32(n))
-				offs = append(offs, uint32(off+tab+1))
+		n := 0
+		for _, c := range line[:tab] {
+			if c < '0' || c > '9' {
+				n = -1
+				break
 			}
+			n = n*10 + int(c-'0')
 		}
-		off += end + 1
+		if n < 0 {
+			continue
+		}
+		if !fn(n, line[tab+1:]) {
+			return nil
+		}
 	}
-	penText, penNums, penOffs = text, nums, offs
+	return sc.Err()
 }
 
 // registrant returns the name IANA registered enterprise number n under.
 func registrant(n int) string {
-	penOnce.Do(loadPEN)
-	i := sort.Search(len(penNums), func(i int) bool { return int64(penNums[i]) >= int64(n) })
-	if i == len(penNums) || int64(penNums[i]) != int64(n) {
-		return ""
+	penMu.Lock()
+	defer penMu.Unlock()
+	if name, ok := penCache[n]; ok {
+		return name
 	}
-	l := penText[penOffs[i]:]
-	if nl := bytes.IndexByte(l, '\n'); nl >= 0 {
-		l = l[:nl]
+	name := ""
+	_ = eachPEN(func(num int, nm []byte) bool {
+		if num == n {
+			name = string(nm)
+		}
+		return num < n
+	})
+	if len(penCache) < 4096 {
+		penCache[n] = name
 	}
-	return string(l)
+	return name
 }
 
 // PENs returns how many enterprise numbers the embedded table names.
 func PENs() int {
-	penOnce.Do(loadPEN)
-	return len(penNums)
+	count := 0
+	_ = eachPEN(func(int, []byte) bool { count++; return true })
+	return count
 }
 
 // shortNames are the names people use for the vendors whose devices most

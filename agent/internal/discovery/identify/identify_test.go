@@ -228,12 +228,30 @@ func TestEnterpriseTable(t *testing.T) {
 			t.Errorf("Enterprise(%q) = %d, %q, %v; want %d, %q", c.oid, n, v, ok, c.num, c.vendor)
 		}
 	}
-	// Every registrant name is clean text: no control characters, no tabs.
-	penOnce.Do(loadPEN)
-	for i := range penNums {
-		name := registrant(int(penNums[i]))
-		if name == "" || strings.ContainsAny(name, "\t\r\x00") {
-			t.Fatalf("enterprise %d: bad name %q", penNums[i], name)
+	// Every registrant name is clean text, and the numbers increase (the
+	// lookup stops early on that).
+	last := -1
+	if err := eachPEN(func(n int, b []byte) bool {
+		name := string(b)
+		if n <= last || name == "" || strings.ContainsAny(name, "\t\r\x00") {
+			t.Fatalf("enterprise %d after %d: bad entry %q", n, last, name)
+		}
+		last = n
+		return true
+	}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// BenchmarkRegistrantUncached is the cost of a vendor not looked up yet:
+// one read of the compressed table up to its number.
+func BenchmarkRegistrantUncached(b *testing.B) {
+	for b.Loop() {
+		penMu.Lock()
+		clear(penCache)
+		penMu.Unlock()
+		if registrant(41112) == "" {
+			b.Fatal("no name for 41112")
 		}
 	}
 }
