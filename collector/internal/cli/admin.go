@@ -65,11 +65,7 @@ func credentialCmd(ctx context.Context, noun string, args []string, stdout, stde
 			fs.PrintDefaults()
 		}
 	default:
-		fmt.Fprintf(stderr, "Usage: umbra %s create|list|revoke [flags]\n", noun)
-		if sub == "-h" || sub == "--help" || sub == "help" {
-			return exitOK
-		}
-		return exitUsage
+		return badSub(sub, fmt.Sprintf("Usage: umbra %s create|list|revoke [flags]\n", noun), stderr)
 	}
 	if code, ok := parseFlags(fs, args, nargs, stderr); !ok {
 		return code
@@ -169,11 +165,7 @@ func agentCmd(ctx context.Context, args []string, stdout, stderr io.Writer, gete
 	case "revoke":
 		nargs = 1
 	default:
-		fmt.Fprintln(stderr, "Usage: umbra agent list|revoke AGENT_ID [flags]")
-		if sub == "-h" || sub == "--help" || sub == "help" {
-			return exitOK
-		}
-		return exitUsage
+		return badSub(sub, "Usage: umbra agent list|revoke AGENT_ID [flags]\n", stderr)
 	}
 	if code, ok := parseFlags(fs, args, nargs, stderr); !ok {
 		return code

@@ -29,11 +29,11 @@ role; both are audited.
 // networkCmd runs "umbra network trust …".
 func networkCmd(ctx context.Context, args []string, stdout, stderr io.Writer, getenv func(string) string) int {
 	if len(args) == 0 || args[0] != "trust" {
-		fmt.Fprint(stderr, networkUsage)
-		if len(args) > 0 && (args[0] == "-h" || args[0] == "--help" || args[0] == "help") {
-			return exitOK
+		first := ""
+		if len(args) > 0 {
+			first = args[0]
 		}
-		return exitUsage
+		return badSub(first, networkUsage, stderr)
 	}
 	args = args[1:]
 	sub := ""
@@ -57,23 +57,11 @@ func networkCmd(ctx context.Context, args []string, stdout, stderr io.Writer, ge
 	case "remove":
 		want = 1
 	default:
-		fmt.Fprint(stderr, networkUsage)
-		if sub == "-h" || sub == "--help" || sub == "help" {
-			return exitOK
-		}
-		return exitUsage
+		return badSub(sub, networkUsage, stderr)
 	}
-	fs.Usage = func() {
-		fmt.Fprint(fs.Output(), networkUsage+"\nFlags:\n")
-		fs.PrintDefaults()
-	}
-	pos, code, ok := interleaved(fs, args)
+	pos, code, ok := subArgs(fs, args, networkUsage, want)
 	if !ok {
 		return code
-	}
-	if len(pos) != want {
-		fmt.Fprintf(stderr, "%s: wrong number of arguments\n%s", name, networkUsage)
-		return exitUsage
 	}
 	var req adminapi.CreateTrustedNetwork
 	if sub == "add" {

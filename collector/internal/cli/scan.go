@@ -46,6 +46,36 @@ func interleaved(fs *flag.FlagSet, args []string) (pos []string, code int, ok bo
 	}
 }
 
+// badSub prints usage for a subcommand that is not one: exit 0 when the
+// "subcommand" asked for help, 2 otherwise.
+func badSub(sub, usage string, stderr io.Writer) int {
+	fmt.Fprint(stderr, usage)
+	if sub == "-h" || sub == "--help" || sub == "help" {
+		return exitOK
+	}
+	return exitUsage
+}
+
+// subArgs gives fs the subcommand's usage, parses flags and positional
+// arguments in any order, and checks their number: want of them, or at
+// least one when want < 0. On a mistake it returns ok=false and the exit
+// code.
+func subArgs(fs *flag.FlagSet, args []string, usage string, want int) (pos []string, code int, ok bool) {
+	fs.Usage = func() {
+		fmt.Fprint(fs.Output(), usage+"\nFlags:\n")
+		fs.PrintDefaults()
+	}
+	pos, code, ok = interleaved(fs, args)
+	if !ok {
+		return nil, code, false
+	}
+	if want >= 0 && len(pos) != want || want < 0 && len(pos) == 0 {
+		fmt.Fprintf(fs.Output(), "%s: wrong number of arguments\n%s", fs.Name(), usage)
+		return nil, exitUsage, false
+	}
+	return pos, exitOK, true
+}
+
 func splitList(s string) []string {
 	var out []string
 	for _, v := range strings.Split(s, ",") {
@@ -84,23 +114,11 @@ func scanCmd(ctx context.Context, args []string, stdout, stderr io.Writer, geten
 		nargs = 0
 	case "show", "cancel":
 	default:
-		fmt.Fprint(stderr, scanUsage)
-		if sub == "-h" || sub == "--help" || sub == "help" {
-			return exitOK
-		}
-		return exitUsage
+		return badSub(sub, scanUsage, stderr)
 	}
-	fs.Usage = func() {
-		fmt.Fprint(fs.Output(), scanUsage+"\nFlags:\n")
-		fs.PrintDefaults()
-	}
-	pos, code, ok := interleaved(fs, args)
+	pos, code, ok := subArgs(fs, args, scanUsage, nargs)
 	if !ok {
 		return code
-	}
-	if nargs >= 0 && len(pos) != nargs || nargs < 0 && len(pos) == 0 {
-		fmt.Fprintf(stderr, "%s: want %s\n", name, map[bool]string{true: "one ID", false: "at least one CIDR"}[nargs > 0])
-		return exitUsage
 	}
 	c, code := cf.client(name, stderr)
 	if c == nil {
@@ -321,17 +339,11 @@ func scheduleCmd(ctx context.Context, args []string, stdout, stderr io.Writer, g
 		fs.StringVar(&agent, "agent", "", "agent `ID` to scan from")
 	case "list", "remove":
 	default:
-		fmt.Fprint(stderr, scanUsage)
-		return exitUsage
+		return badSub(sub, scanUsage, stderr)
 	}
-	pos, code, ok := interleaved(fs, args)
+	pos, code, ok := subArgs(fs, args, scanUsage, map[string]int{"add": -1, "list": 0, "remove": 1}[sub])
 	if !ok {
 		return code
-	}
-	want := map[string]int{"add": -1, "list": 0, "remove": 1}[sub]
-	if want >= 0 && len(pos) != want || want < 0 && len(pos) == 0 {
-		fmt.Fprintf(stderr, "%s: wrong number of arguments\n%s", name, scanUsage)
-		return exitUsage
 	}
 	c, code := cf.client(name, stderr)
 	if c == nil {
@@ -411,23 +423,11 @@ func credentialScanCmd(ctx context.Context, args []string, stdin io.Reader, stdo
 		want = 0
 	case "remove":
 	default:
-		fmt.Fprint(stderr, credentialUsage)
-		if sub == "-h" || sub == "--help" || sub == "help" {
-			return exitOK
-		}
-		return exitUsage
+		return badSub(sub, credentialUsage, stderr)
 	}
-	fs.Usage = func() {
-		fmt.Fprint(fs.Output(), credentialUsage+"\nFlags:\n")
-		fs.PrintDefaults()
-	}
-	pos, code, ok := interleaved(fs, args)
+	pos, code, ok := subArgs(fs, args, credentialUsage, want)
 	if !ok {
 		return code
-	}
-	if len(pos) != want {
-		fmt.Fprintf(stderr, "%s: wrong number of arguments\n%s", name, credentialUsage)
-		return exitUsage
 	}
 	if sub == "add" {
 		req.Name = pos[0]
