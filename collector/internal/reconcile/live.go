@@ -155,11 +155,7 @@ WHERE received_at >= ? AND received_at >= ?`
 		seen[key{rep, idx}] = true
 		b.reports[rep] = true
 		b.latest = later(b.latest, recv)
-		for i, k := range ek {
-			if (k == "client_id" || k == "dhcp_client_id" || k == "client-id") && i < len(ev) {
-				o.ClientID = ev[i]
-			}
-		}
+		o.ClientID = clientID(ek, ev)
 		o.Ref = fmt.Sprintf("%s#%d", rep, idx)
 		b.obs = append(b.obs, o)
 		return nil
@@ -189,61 +185,15 @@ WHERE received_at >= ? AND received_at >= ?`
 	if err != nil || len(invs) == 0 {
 		return b, err
 	}
-	type hw struct{ serial, uuid, vendor string }
-	hws := map[string]hw{}
-	err = e.db.QueryEach(ctx, "host hardware", `SELECT report_id, system_serial, system_uuid, system_vendor FROM host_hardware FINAL
-WHERE report_id IN (SELECT arrayJoin(?))`, func(rows driver.Rows) error {
-		var rep string
-		var h hw
-		if err := rows.Scan(&rep, &h.serial, &h.uuid, &h.vendor); err != nil {
-			return err
-		}
-		hws[rep] = h
-		return nil
-	}, reps)
-	if err != nil {
-		return nil, err
-	}
-	macs := map[string][]string{}
-	ips := map[string]string{}
-	prefixes := map[netip.Prefix]bool{}
-	err = e.db.QueryEach(ctx, "host interfaces", `SELECT report_id, mac, addrs, loopback FROM host_interfaces FINAL
-WHERE report_id IN (SELECT arrayJoin(?)) ORDER BY report_id, name`, func(rows driver.Rows) error {
-		var rep, mac string
-		var addrs []string
-		var lo uint8
-		if err := rows.Scan(&rep, &mac, &addrs, &lo); err != nil {
-			return err
-		}
-		if lo == 1 {
-			return nil
-		}
-		if mac != "" {
-			macs[rep] = append(macs[rep], mac)
-		}
-		for _, a := range addrs {
-			if p, err := netip.ParsePrefix(a); err == nil && !p.Addr().IsLinkLocalUnicast() && !p.Addr().IsLoopback() {
-				prefixes[p.Masked()] = true
-				if ips[rep] == "" && p.Addr().Is4() {
-					ips[rep] = p.Addr().String()
-				}
-			}
-		}
-		return nil
-	}, reps)
+	det, err := e.inventoryDetails(ctx, reps)
 	if err != nil {
 		return nil, err
 	}
 	for _, o := range invs {
-		rep := strings.TrimPrefix(o.Ref, "inventory:")
-		h := hws[rep]
-		o.Serial, o.UUID, o.Vendor, o.MACs, o.IP = h.serial, h.uuid, h.vendor, macs[rep], ips[rep]
+		det.fill(&o, strings.TrimPrefix(o.Ref, "inventory:"))
 		b.obs = append(b.obs, o)
 	}
-	for p := range prefixes {
-		b.prefixes = append(b.prefixes, p)
-	}
-	sort.Slice(b.prefixes, func(i, j int) bool { return b.prefixes[i].String() < b.prefixes[j].String() })
+	b.prefixes = det.subnets()
 	return b, nil
 }
 

@@ -114,11 +114,7 @@ report_id, idx, evidence_keys, evidence_values FROM observations FINAL`, func(ro
 		if err := rows.Scan(&o.At, &o.Observer, &o.Method, &o.IP, &o.MAC, &o.Hostname, &o.Vendor, &o.Serial, &o.Via, &o.Port, &o.Kinds, &rep, &idx, &ek, &ev); err != nil {
 			return err
 		}
-		for i, k := range ek {
-			if (k == "client_id" || k == "dhcp_client_id" || k == "client-id") && i < len(ev) {
-				o.ClientID = ev[i]
-			}
-		}
+		o.ClientID = clientID(ek, ev)
 		o.Ref = fmt.Sprintf("%s#%d", rep, idx)
 		obs = append(obs, o)
 		return nil
@@ -126,46 +122,7 @@ report_id, idx, evidence_keys, evidence_values FROM observations FINAL`, func(ro
 	if err != nil {
 		return nil, nil, err
 	}
-	type hw struct{ serial, uuid, vendor string }
-	hws := map[string]hw{}
-	err = e.db.QueryEach(ctx, "host hardware", `SELECT report_id, system_serial, system_uuid, system_vendor FROM host_hardware FINAL`, func(rows driver.Rows) error {
-		var rep string
-		var h hw
-		if err := rows.Scan(&rep, &h.serial, &h.uuid, &h.vendor); err != nil {
-			return err
-		}
-		hws[rep] = h
-		return nil
-	})
-	if err != nil {
-		return nil, nil, err
-	}
-	macs := map[string][]string{}
-	ips := map[string]string{}
-	prefixes := map[netip.Prefix]bool{}
-	err = e.db.QueryEach(ctx, "host interfaces", `SELECT report_id, mac, addrs, loopback FROM host_interfaces FINAL`, func(rows driver.Rows) error {
-		var rep, mac string
-		var addrs []string
-		var lo uint8
-		if err := rows.Scan(&rep, &mac, &addrs, &lo); err != nil {
-			return err
-		}
-		if lo == 1 {
-			return nil
-		}
-		if mac != "" {
-			macs[rep] = append(macs[rep], mac)
-		}
-		for _, a := range addrs {
-			if p, err := netip.ParsePrefix(a); err == nil && !p.Addr().IsLinkLocalUnicast() && !p.Addr().IsLoopback() {
-				prefixes[p.Masked()] = true
-				if ips[rep] == "" && p.Addr().Is4() {
-					ips[rep] = p.Addr().String()
-				}
-			}
-		}
-		return nil
-	})
+	det, err := e.inventoryDetails(ctx, nil)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -175,21 +132,100 @@ report_id, idx, evidence_keys, evidence_values FROM observations FINAL`, func(ro
 		if err := rows.Scan(&o.AgentID, &rep, &o.At, &o.HostID, &o.Hostname); err != nil {
 			return err
 		}
-		h := hws[rep]
 		o.Ref, o.Observer, o.Method = "inventory:"+rep, o.AgentID, "self"
-		o.Serial, o.UUID, o.Vendor, o.MACs, o.IP = h.serial, h.uuid, h.vendor, macs[rep], ips[rep]
+		det.fill(&o, rep)
 		obs = append(obs, o)
 		return nil
 	})
 	if err != nil {
 		return nil, nil, err
 	}
-	var ps []netip.Prefix
-	for p := range prefixes {
+	return obs, det.subnets(), nil
+}
+
+// clientID is the DHCP client identifier among an observation's evidence.
+func clientID(keys, values []string) string {
+	id := ""
+	for i, k := range keys {
+		if (k == "client_id" || k == "dhcp_client_id" || k == "client-id") && i < len(values) {
+			id = values[i]
+		}
+	}
+	return id
+}
+
+// invDetails is what an inventory observation takes from the tables
+// beside its report: the system's identity and the host's interfaces.
+type invDetails struct {
+	hws      map[string]struct{ serial, uuid, vendor string } // by report id
+	macs     map[string][]string
+	ips      map[string]string
+	prefixes map[netip.Prefix]bool // every subnet the agents' interfaces are on
+}
+
+// inventoryDetails reads the hardware identity and the interfaces of the
+// reports reps; nil means every report.
+func (e *Engine) inventoryDetails(ctx context.Context, reps []string) (*invDetails, error) {
+	d := &invDetails{hws: map[string]struct{ serial, uuid, vendor string }{}, macs: map[string][]string{},
+		ips: map[string]string{}, prefixes: map[netip.Prefix]bool{}}
+	where, args := "", []any(nil)
+	if reps != nil {
+		where, args = " WHERE report_id IN (SELECT arrayJoin(?))", []any{reps}
+	}
+	err := e.db.QueryEach(ctx, "host hardware", `SELECT report_id, system_serial, system_uuid, system_vendor FROM host_hardware FINAL`+where,
+		func(rows driver.Rows) error {
+			var rep string
+			var h struct{ serial, uuid, vendor string }
+			if err := rows.Scan(&rep, &h.serial, &h.uuid, &h.vendor); err != nil {
+				return err
+			}
+			d.hws[rep] = h
+			return nil
+		}, args...)
+	if err != nil {
+		return nil, err
+	}
+	err = e.db.QueryEach(ctx, "host interfaces", `SELECT report_id, mac, addrs, loopback FROM host_interfaces FINAL`+where+` ORDER BY report_id, name`,
+		func(rows driver.Rows) error {
+			var rep, mac string
+			var addrs []string
+			var lo uint8
+			if err := rows.Scan(&rep, &mac, &addrs, &lo); err != nil {
+				return err
+			}
+			if lo == 1 {
+				return nil
+			}
+			if mac != "" {
+				d.macs[rep] = append(d.macs[rep], mac)
+			}
+			for _, a := range addrs {
+				if p, err := netip.ParsePrefix(a); err == nil && !p.Addr().IsLinkLocalUnicast() && !p.Addr().IsLoopback() {
+					d.prefixes[p.Masked()] = true
+					if d.ips[rep] == "" && p.Addr().Is4() {
+						d.ips[rep] = p.Addr().String()
+					}
+				}
+			}
+			return nil
+		}, args...)
+	return d, err
+}
+
+// fill gives the inventory observation of report rep its details.
+func (d *invDetails) fill(o *Observation, rep string) {
+	h := d.hws[rep]
+	o.Serial, o.UUID, o.Vendor, o.MACs, o.IP = h.serial, h.uuid, h.vendor, d.macs[rep], d.ips[rep]
+}
+
+// subnets lists the prefixes in a stable order.
+func (d *invDetails) subnets() []netip.Prefix {
+	ps := make([]netip.Prefix, 0, len(d.prefixes))
+	for p := range d.prefixes {
 		ps = append(ps, p)
 	}
 	sort.Slice(ps, func(i, j int) bool { return ps[i].String() < ps[j].String() })
-	return obs, ps, nil
+	return ps
 }
 
 // Splits returns the operators' splits.
