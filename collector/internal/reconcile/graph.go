@@ -395,6 +395,77 @@ func Resolve(obs []Observation, splits []Split, subnets []netip.Prefix) []Device
 			g.span[id] = sp
 		}
 	}
+	ps := tieTrusted(g, obs)
+	// Pass 3: sightings (ARP, ICMP, forwarding tables, mDNS…) tie nothing:
+	// a global MAC is its own identifier, a randomised one belongs to the
+	// device a trusted observation tied it to, else to its observer and
+	// hostname.
+	for _, p := range ps {
+		if trusted(p.o.Method) {
+			continue
+		}
+		ids := identifiersOf(p.o)
+		var id string
+		switch {
+		case len(ids.strong) > 0:
+			id = ids.strong[0]
+		case len(ids.rand) > 0:
+			id = ids.rand[0]
+			if _, known := g.parent[id]; !known {
+				id = seenName(p.o)
+			}
+		default:
+			continue // IP only: pass 4
+		}
+		g.add(id)
+		p.anchor, p.ids = id, []string{id}
+		p.outcome = []Evidence{{Tied: []string{id}, Outcome: "seen", Method: p.o.Method, Observer: p.o.Observer, Ref: p.o.Ref, FirstSeen: p.o.At, LastSeen: p.o.At, Count: 1}}
+	}
+	// Pass 4: an IP is evidence at a time, never identity. An observation
+	// with only an IP belongs to the device that held the IP then (by a
+	// MAC-bearing observation up to ipWindow before or ipLead after), else
+	// to a weak device of its observer and IP, so a host behind a router
+	// is still reported.
+	type held struct {
+		at     time.Time
+		anchor string
+	}
+	byIP := map[string][]held{}
+	for _, p := range ps {
+		if p.anchor != "" && p.o.IP != "" {
+			byIP[p.o.IP] = append(byIP[p.o.IP], held{p.o.At, p.anchor})
+		}
+	}
+	for _, p := range ps {
+		if p.anchor != "" || p.o.IP == "" {
+			continue
+		}
+		var best *held
+		for i, h := range byIP[p.o.IP] {
+			d := p.o.At.Sub(h.at)
+			if d >= -ipLead && d <= ipWindow && (best == nil || absDur(d) < absDur(p.o.At.Sub(best.at))) {
+				best = &byIP[p.o.IP][i]
+			}
+		}
+		if best != nil {
+			p.anchor = best.anchor
+			p.outcome = []Evidence{{Tied: []string{"ip:" + p.o.IP}, Outcome: "seen by IP, held by this device then", Method: p.o.Method, Observer: p.o.Observer, Ref: p.o.Ref, FirstSeen: p.o.At, LastSeen: p.o.At, Count: 1}}
+			continue
+		}
+		id := IDIPSeen + ":" + p.o.Observer + "/" + p.o.IP
+		g.add(id)
+		p.anchor, p.ids = id, []string{id}
+		p.outcome = []Evidence{{Tied: []string{id}, Outcome: "seen by IP only", Method: p.o.Method, Observer: p.o.Observer, Ref: p.o.Ref, FirstSeen: p.o.At, LastSeen: p.o.At, Count: 1}}
+	}
+	return build(g, ps, subnets)
+}
+
+// tieTrusted places obs, folded and in a stable order (time, then where
+// each is stored), and runs the two passes that tie identifiers in g: the
+// trusted observations' stable identifiers and randomised MACs, then the
+// host ids and UUIDs that cloned machines share. Resolve and the
+// incremental state both build on it.
+func tieTrusted(g *graph, obs []Observation) []*placed {
 	obs = foldSNMPInterfaces(obs)
 	ps := make([]*placed, len(obs))
 	for i := range obs {
@@ -475,68 +546,7 @@ func Resolve(obs []Observation, splits []Split, subnets []netip.Prefix) []Device
 			p.outcome = append(p.outcome, evidenceOf(p.o, tied, refused)...)
 		}
 	}
-	// Pass 3: sightings (ARP, ICMP, forwarding tables, mDNS…) tie nothing:
-	// a global MAC is its own identifier, a randomised one belongs to the
-	// device a trusted observation tied it to, else to its observer and
-	// hostname.
-	for _, p := range ps {
-		if trusted(p.o.Method) {
-			continue
-		}
-		ids := identifiersOf(p.o)
-		var id string
-		switch {
-		case len(ids.strong) > 0:
-			id = ids.strong[0]
-		case len(ids.rand) > 0:
-			id = ids.rand[0]
-			if _, known := g.parent[id]; !known {
-				id = seenName(p.o)
-			}
-		default:
-			continue // IP only: pass 4
-		}
-		g.add(id)
-		p.anchor, p.ids = id, []string{id}
-		p.outcome = []Evidence{{Tied: []string{id}, Outcome: "seen", Method: p.o.Method, Observer: p.o.Observer, Ref: p.o.Ref, FirstSeen: p.o.At, LastSeen: p.o.At, Count: 1}}
-	}
-	// Pass 4: an IP is evidence at a time, never identity. An observation
-	// with only an IP belongs to the device that held the IP then (by a
-	// MAC-bearing observation up to ipWindow before or ipLead after), else
-	// to a weak device of its observer and IP, so a host behind a router
-	// is still reported.
-	type held struct {
-		at     time.Time
-		anchor string
-	}
-	byIP := map[string][]held{}
-	for _, p := range ps {
-		if p.anchor != "" && p.o.IP != "" {
-			byIP[p.o.IP] = append(byIP[p.o.IP], held{p.o.At, p.anchor})
-		}
-	}
-	for _, p := range ps {
-		if p.anchor != "" || p.o.IP == "" {
-			continue
-		}
-		var best *held
-		for i, h := range byIP[p.o.IP] {
-			d := p.o.At.Sub(h.at)
-			if d >= -ipLead && d <= ipWindow && (best == nil || absDur(d) < absDur(p.o.At.Sub(best.at))) {
-				best = &byIP[p.o.IP][i]
-			}
-		}
-		if best != nil {
-			p.anchor = best.anchor
-			p.outcome = []Evidence{{Tied: []string{"ip:" + p.o.IP}, Outcome: "seen by IP, held by this device then", Method: p.o.Method, Observer: p.o.Observer, Ref: p.o.Ref, FirstSeen: p.o.At, LastSeen: p.o.At, Count: 1}}
-			continue
-		}
-		id := IDIPSeen + ":" + p.o.Observer + "/" + p.o.IP
-		g.add(id)
-		p.anchor, p.ids = id, []string{id}
-		p.outcome = []Evidence{{Tied: []string{id}, Outcome: "seen by IP only", Method: p.o.Method, Observer: p.o.Observer, Ref: p.o.Ref, FirstSeen: p.o.At, LastSeen: p.o.At, Count: 1}}
-	}
-	return build(g, ps, subnets)
+	return ps
 }
 
 // foldSNMPInterfaces gives each device that described itself over SNMP the

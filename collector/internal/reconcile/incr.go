@@ -374,77 +374,7 @@ func (s *Incremental) Apply(obs []Observation) bool {
 		g.span[id] = sp
 	}
 	s.n += len(obs)
-	obs = foldSNMPInterfaces(obs)
-	ps := make([]*placed, len(obs))
-	for i := range obs {
-		ps[i] = &placed{o: &obs[i]}
-	}
-	slices.SortStableFunc(ps, func(a, b *placed) int {
-		if c := a.o.At.Compare(b.o.At); c != 0 {
-			return c
-		}
-		return strings.Compare(a.o.Ref, b.o.Ref)
-	})
-	// Passes 1 and 2 are Resolve's.
-	for _, p := range ps {
-		if !trusted(p.o.Method) {
-			continue
-		}
-		ids := identifiersOf(p.o)
-		nodes := append(append([]string(nil), ids.strong...), ids.rand...)
-		if len(ids.strong) == 0 {
-			if len(ids.rand) == 0 && len(ids.exclusive) == 0 {
-				continue
-			}
-			if len(ids.exclusive) == 0 {
-				nodes = append([]string{seenName(p.o)}, nodes...)
-			}
-		}
-		if len(nodes) == 0 {
-			continue
-		}
-		sort.SliceStable(nodes, func(i, j int) bool { return rank(nodes[i]) < rank(nodes[j]) })
-		p.anchor = nodes[0]
-		g.add(p.anchor)
-		var stable, weak []string
-		for _, id := range nodes[1:] {
-			if rank(id) >= priority[IDRandMAC] {
-				weak = append(weak, id)
-			} else {
-				stable = append(stable, id)
-			}
-		}
-		tied, refused := g.link(p.anchor, stable, false)
-		tiedW, refusedW := g.link(p.anchor, weak, true)
-		tied = append(tied, tiedW[1:]...)
-		for k, v := range refusedW {
-			if refused == nil {
-				refused = map[string]string{}
-			}
-			refused[k] = v
-		}
-		p.ids = tied
-		p.outcome = evidenceOf(p.o, tied, refused)
-	}
-	for _, p := range ps {
-		if !trusted(p.o.Method) {
-			continue
-		}
-		ids := identifiersOf(p.o)
-		if len(ids.exclusive) == 0 {
-			continue
-		}
-		if p.anchor == "" {
-			p.anchor = ids.exclusive[0]
-			g.add(p.anchor)
-			p.ids = []string{p.anchor}
-		}
-		tied, refused := g.link(p.anchor, ids.exclusive, true)
-		p.ids = append(p.ids, tied[1:]...)
-		if len(tied) > 1 || len(refused) > 0 {
-			p.outcome = append(p.outcome, evidenceOf(p.o, tied, refused)...)
-		}
-	}
+	ps := tieTrusted(g, obs)
 	// Sightings of a randomised MAC that a trusted observation now names
 	// move to it, as Resolve would have placed them.
 	for r, hs := range s.pending {
