@@ -205,16 +205,25 @@ func (h *handler) postTrustedNetwork(w http.ResponseWriter, r *http.Request) {
 	now := h.opt.Now().UTC()
 	n := store.TrustedNetwork{ID: "net-" + hex.EncodeToString(id[:]), Kind: req.Kind, Value: value, Note: req.Note,
 		CreatedAt: now, CreatedBy: principal(r).Actor(), Version: uint64(now.UnixNano())}
+	if !h.putTrustedNetwork(ctx, w, r, ps, n, "add") {
+		return
+	}
+	writeJSON(w, http.StatusCreated, trustedNetworkOut(n))
+}
+
+// putTrustedNetwork stores a change to a rule, audits it and logs it as
+// trusted-network.<action>; on failure it has answered.
+func (h *handler) putTrustedNetwork(ctx context.Context, w http.ResponseWriter, r *http.Request, ps presenceStore, n store.TrustedNetwork, action string) bool {
 	if err := ps.PutTrustedNetwork(ctx, n); err != nil {
 		h.fail(w, r, err)
-		return
+		return false
 	}
-	if err := h.audit(ctx, r, "trusted-network.add", n.ID, "ok", n.Kind+"="+n.Value); err != nil {
+	if err := h.audit(ctx, r, "trusted-network."+action, n.ID, "ok", n.Kind+"="+n.Value); err != nil {
 		h.fail(w, r, err)
-		return
+		return false
 	}
-	h.log.Info("trusted network added", "id", n.ID, "kind", n.Kind, "value", n.Value, "actor", principal(r).Actor())
-	writeJSON(w, http.StatusCreated, trustedNetworkOut(n))
+	h.log.Info("trusted network "+action, "id", n.ID, "kind", n.Kind, "value", n.Value, "actor", principal(r).Actor())
+	return true
 }
 
 func (h *handler) deleteTrustedNetwork(w http.ResponseWriter, r *http.Request) {
@@ -236,16 +245,9 @@ func (h *handler) deleteTrustedNetwork(w http.ResponseWriter, r *http.Request) {
 		}
 		now := h.opt.Now().UTC()
 		n.Deleted, n.Version = true, max(uint64(now.UnixNano()), n.Version+1)
-		if err := ps.PutTrustedNetwork(ctx, n); err != nil {
-			h.fail(w, r, err)
-			return
+		if h.putTrustedNetwork(ctx, w, r, ps, n, "remove") {
+			w.WriteHeader(http.StatusNoContent)
 		}
-		if err := h.audit(ctx, r, "trusted-network.remove", n.ID, "ok", n.Kind+"="+n.Value); err != nil {
-			h.fail(w, r, err)
-			return
-		}
-		h.log.Info("trusted network removed", "id", n.ID, "kind", n.Kind, "value", n.Value, "actor", principal(r).Actor())
-		w.WriteHeader(http.StatusNoContent)
 		return
 	}
 	writeProblem(w, http.StatusNotFound, wire.Problem{Error: "no trusted network " + truncate(id, 64)})
