@@ -621,16 +621,79 @@ func DeviceID(anchor string) string {
 	return "dev-" + hex.EncodeToString(sum[:8])
 }
 
+// sightings is what a device's observations add up to beside its
+// identifiers: names and addresses with when they were last seen, sets
+// (observers, methods, switch ports), vendor and kind votes, evidence.
+type sightings struct {
+	hosts, ips     map[string]time.Time
+	set            map[string]map[string]bool
+	vendors, kinds map[string]int
+	ev             map[string]*Evidence
+}
+
+func newSightings() sightings {
+	return sightings{hosts: map[string]time.Time{}, ips: map[string]time.Time{}, set: map[string]map[string]bool{},
+		vendors: map[string]int{}, kinds: map[string]int{}, ev: map[string]*Evidence{}}
+}
+
+// describe fills d from its identifiers (MACs, serials, agents; the
+// identifiers sorted by rank) and from what was seen (names, addresses,
+// subnets, ports, vendor, kinds, the latest evidence).
+func (a *sightings) describe(d *Device, subnets []netip.Prefix) {
+	for _, x := range d.Identifiers {
+		typ, v, _ := strings.Cut(x.ID, ":")
+		switch typ {
+		case IDMAC, IDRandMAC:
+			d.MACs = append(d.MACs, v)
+		case IDSerial:
+			d.Serials = append(d.Serials, v)
+		case IDAgent:
+			d.Agents = append(d.Agents, v)
+		}
+	}
+	sort.Slice(d.Identifiers, func(i, j int) bool {
+		ri, rj := rank(d.Identifiers[i].ID), rank(d.Identifiers[j].ID)
+		return ri < rj || ri == rj && d.Identifiers[i].ID < d.Identifiers[j].ID
+	})
+	sort.Strings(d.MACs)
+	sort.Strings(d.Serials)
+	sort.Strings(d.Agents)
+	d.Hostnames = latest(a.hosts, 5)
+	d.IPs = latest(a.ips, 5)
+	d.Observers = keys(a.set["observer"])
+	d.Methods = keys(a.set["method"])
+	sns := map[string]bool{}
+	for ip := range a.ips {
+		if sn := subnetOf(ip, subnets); sn != "" {
+			sns[sn] = true
+		}
+	}
+	d.Subnets = keys(sns)
+	d.SwitchPorts = keys(a.set["port"])
+	if v := top(a.vendors, 1); len(v) == 1 {
+		d.Vendor = v[0]
+	}
+	d.Kinds = top(a.kinds, 3)
+	for _, e := range a.ev {
+		d.Evidence = append(d.Evidence, *e)
+	}
+	sort.Slice(d.Evidence, func(i, j int) bool {
+		ei, ej := d.Evidence[i], d.Evidence[j]
+		if !ei.FirstSeen.Equal(ej.FirstSeen) {
+			return ei.FirstSeen.Before(ej.FirstSeen)
+		}
+		return strings.Join(ei.Tied, ",")+ei.Outcome+ei.Method+ei.Observer < strings.Join(ej.Tied, ",")+ej.Outcome+ej.Method+ej.Observer
+	})
+	if len(d.Evidence) > maxEvidence {
+		d.Evidence = d.Evidence[len(d.Evidence)-maxEvidence:]
+	}
+}
+
 type acc struct {
-	d       *Device
-	ids     map[string]*Identifier
-	ev      map[string]*Evidence
-	hosts   map[string]time.Time
-	ips     map[string]time.Time
-	set     map[string]map[string]bool
-	vendors map[string]int
-	kinds   map[string]int
-	anchor  string
+	sightings
+	d      *Device
+	ids    map[string]*Identifier
+	anchor string
 }
 
 func build(g *graph, ps []*placed, subnets []netip.Prefix) []Device {
@@ -638,8 +701,7 @@ func build(g *graph, ps []*placed, subnets []netip.Prefix) []Device {
 	get := func(root string) *acc {
 		a := comps[root]
 		if a == nil {
-			a = &acc{d: &Device{}, ids: map[string]*Identifier{}, ev: map[string]*Evidence{}, hosts: map[string]time.Time{},
-				ips: map[string]time.Time{}, set: map[string]map[string]bool{}, vendors: map[string]int{}, kinds: map[string]int{}}
+			a = &acc{sightings: newSightings(), d: &Device{}, ids: map[string]*Identifier{}}
 			comps[root] = a
 		}
 		return a
@@ -726,51 +788,10 @@ func build(g *graph, ps []*placed, subnets []netip.Prefix) []Device {
 		}
 		d.ID = DeviceID(a.anchor)
 		d.Anonymous = rank(a.anchor) >= priority[IDRandMAC]
-		for id, x := range a.ids {
+		for _, x := range a.ids {
 			d.Identifiers = append(d.Identifiers, *x)
-			typ, v, _ := strings.Cut(id, ":")
-			switch typ {
-			case IDMAC, IDRandMAC:
-				d.MACs = append(d.MACs, v)
-			case IDSerial:
-				d.Serials = append(d.Serials, v)
-			case IDAgent:
-				d.Agents = append(d.Agents, v)
-			}
 		}
-		sort.Slice(d.Identifiers, func(i, j int) bool {
-			ri, rj := rank(d.Identifiers[i].ID), rank(d.Identifiers[j].ID)
-			return ri < rj || ri == rj && d.Identifiers[i].ID < d.Identifiers[j].ID
-		})
-		sort.Strings(d.MACs)
-		sort.Strings(d.Serials)
-		sort.Strings(d.Agents)
-		d.Hostnames = latest(a.hosts, 5)
-		d.IPs = latest(a.ips, 5)
-		d.Observers = keys(a.set["observer"])
-		d.Methods = keys(a.set["method"])
-		for ip := range a.ips {
-			addSet(a, "subnet", subnetOf(ip, subnets))
-		}
-		d.Subnets = keys(a.set["subnet"])
-		d.SwitchPorts = keys(a.set["port"])
-		if v := top(a.vendors, 1); len(v) == 1 {
-			d.Vendor = v[0]
-		}
-		d.Kinds = top(a.kinds, 3)
-		for _, e := range a.ev {
-			d.Evidence = append(d.Evidence, *e)
-		}
-		sort.Slice(d.Evidence, func(i, j int) bool {
-			ei, ej := d.Evidence[i], d.Evidence[j]
-			if !ei.FirstSeen.Equal(ej.FirstSeen) {
-				return ei.FirstSeen.Before(ej.FirstSeen)
-			}
-			return strings.Join(ei.Tied, ",")+ei.Outcome+ei.Method+ei.Observer < strings.Join(ej.Tied, ",")+ej.Outcome+ej.Method+ej.Observer
-		})
-		if len(d.Evidence) > maxEvidence {
-			d.Evidence = d.Evidence[len(d.Evidence)-maxEvidence:]
-		}
+		a.describe(d, subnets)
 		out = append(out, *d)
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].ID < out[j].ID })

@@ -575,14 +575,10 @@ func (s *Incremental) Observations() int { return s.n }
 // hold many nodes (every sighting of a randomised MAC without a name by one
 // observer is one device).
 type devAcc struct {
+	sightings
 	n           int
 	first, last time.Time
-	hosts, ips  map[string]time.Time
-	vendors     map[string]int
-	kinds       map[string]int
-	set         map[string]map[string]bool
 	ids         map[string]Identifier
-	ev          map[string]*Evidence
 }
 
 func (d *devAcc) add(a *agg) {
@@ -644,8 +640,7 @@ func (d *devAcc) add(a *agg) {
 
 func (s *Incremental) device(root string) (Device, bool) {
 	members := s.g.members[root]
-	a := devAcc{hosts: map[string]time.Time{}, ips: map[string]time.Time{}, vendors: map[string]int{}, kinds: map[string]int{},
-		set: map[string]map[string]bool{}, ids: map[string]Identifier{}, ev: map[string]*Evidence{}}
+	a := devAcc{sightings: newSightings(), ids: map[string]Identifier{}}
 	for _, m := range members {
 		a.add(s.nodes[m])
 		for h := range s.attached[m] {
@@ -664,53 +659,9 @@ func (s *Incremental) device(root string) (Device, bool) {
 		x := a.ids[id]
 		x.ID = id
 		d.Identifiers = append(d.Identifiers, x)
-		typ, v, _ := strings.Cut(id, ":")
-		switch typ {
-		case IDMAC, IDRandMAC:
-			d.MACs = append(d.MACs, v)
-		case IDSerial:
-			d.Serials = append(d.Serials, v)
-		case IDAgent:
-			d.Agents = append(d.Agents, v)
-		}
 	}
 	d.ID = DeviceID(anchor)
 	d.Anonymous = rank(anchor) >= priority[IDRandMAC]
-	sort.Slice(d.Identifiers, func(i, j int) bool {
-		ri, rj := rank(d.Identifiers[i].ID), rank(d.Identifiers[j].ID)
-		return ri < rj || ri == rj && d.Identifiers[i].ID < d.Identifiers[j].ID
-	})
-	sort.Strings(d.MACs)
-	sort.Strings(d.Serials)
-	sort.Strings(d.Agents)
-	d.Hostnames = latest(a.hosts, 5)
-	d.IPs = latest(a.ips, 5)
-	d.Observers = keys(a.set["observer"])
-	d.Methods = keys(a.set["method"])
-	subnets := map[string]bool{}
-	for ip := range a.ips {
-		if sn := subnetOf(ip, s.subnets); sn != "" {
-			subnets[sn] = true
-		}
-	}
-	d.Subnets = keys(subnets)
-	d.SwitchPorts = keys(a.set["port"])
-	if v := top(a.vendors, 1); len(v) == 1 {
-		d.Vendor = v[0]
-	}
-	d.Kinds = top(a.kinds, 3)
-	for _, e := range a.ev {
-		d.Evidence = append(d.Evidence, *e)
-	}
-	sort.Slice(d.Evidence, func(i, j int) bool {
-		ei, ej := d.Evidence[i], d.Evidence[j]
-		if !ei.FirstSeen.Equal(ej.FirstSeen) {
-			return ei.FirstSeen.Before(ej.FirstSeen)
-		}
-		return strings.Join(ei.Tied, ",")+ei.Outcome+ei.Method+ei.Observer < strings.Join(ej.Tied, ",")+ej.Outcome+ej.Method+ej.Observer
-	})
-	if len(d.Evidence) > maxEvidence {
-		d.Evidence = d.Evidence[len(d.Evidence)-maxEvidence:]
-	}
+	a.describe(&d, s.subnets)
 	return d, true
 }
