@@ -8,7 +8,8 @@
 #              fusioninventory-netdiscovery for discovery with SNMP, on the
 #              namespace test bed's /24 (the scanner namespace has no default
 #              route; nothing outside the test bed is touched). Needs root.
-#              BENCH_SNMP_REPS (25) max-repetitions, BENCH_SWITCH_PORTS (250)
+#              BENCH_SNMP_REPS (25) max-repetitions, BENCH_SNMP_RUNS (15) rounds
+#              of the SNMP walks, BENCH_SWITCH_PORTS (250)
 #              the switch's veth pairs, BENCH_FI_RUNS (1) fusioninventory runs.
 #   inventory  umbra-agent inventory vs fusioninventory-agent (when
 #              scripts/bench-inventory.sh exists).
@@ -154,24 +155,48 @@ print(len(live))' "$out/testnet.json" "$target" 2>/dev/null || echo "?")
 	tables=(1.3.6.1.2.1.2.2 1.3.6.1.2.1.4.22)
 	(cd agent && go test -c -o "$out/snmp.test" ./internal/discovery/snmp/) >/dev/null
 	bulkwalk() { for o in "${tables[@]}"; do snmpbulkwalk -v2c -c umbra-ro -Cr"$reps" -On "$sw" "$o"; done; }
+	snmp_tools=(
+		"snmpbulkwalk -v2c -Cr$reps (one process per table)"
+		"bash -c $(printf %q "$(declare -f bulkwalk); sw=$sw reps=$reps tables=(${tables[*]}); bulkwalk")"
+		"umbra-agent snmp walk --max-repetitions $reps (one process, both tables)"
+		"$(printf '%q ' "$root/bin/umbra-agent" snmp walk "$sw" "${tables[@]}" --snmp-community umbra-ro --max-repetitions "$reps")"
+	)
+	# A walk takes a fraction of a second, and the switch's snmpd now and
+	# then reloads its interface cache in the middle of one (whichever
+	# tool runs then pays about 0.15 s): more rounds than the other steps
+	# (BENCH_SNMP_RUNS, 15) keep the medians steady.
+	scan_runs=$runs
+	runs=${BENCH_SNMP_RUNS:-15}
 	{
-		measure "snmpbulkwalk -v2c -Cr$reps (one process per table)" "grep -c ' = ' || true" \
-			bash -c "$(declare -f bulkwalk); sw=$sw reps=$reps tables=(${tables[*]}); bulkwalk"
-		measure "umbra-agent snmp walk --max-repetitions $reps (one process, both tables)" "grep -c ' = ' || true" \
-			"$root/bin/umbra-agent" snmp walk "$sw" "${tables[@]}" --snmp-community umbra-ro --max-repetitions "$reps"
+		for i in 0 2; do
+			eval "measure \"\${snmp_tools[$i]}\" \"grep -c ' = ' || true\" ${snmp_tools[$((i + 1))]}"
+		done
 		run_all
 	} >"$out/snmp.tsv"
+	# CPU time (user + system) of each, median of as many runs: on a
+	# shared machine the steadier figure, and what the walk costs the
+	# host besides the device's own work.
+	scanner_ns=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["scanner"])' "$out/testnet.json")
+	cpus=()
+	for i in 0 2; do
+		cpus+=("$(for _ in $(seq "$runs"); do
+			eval "/usr/bin/time -f '%U %S' -o \"\$out/time.txt\" ip netns exec \"\$scanner_ns\" ${snmp_tools[$((i + 1))]}" >/dev/null 2>&1 || true
+			awk '{print $1 + $2}' "$out/time.txt"
+		done | median)")
+	done
 	inproc=$(sx env UMBRA_BENCH_SNMP="$sw umbra-ro $reps $runs ${tables[*]}" "$out/snmp.test" -test.run '^TestBenchWalk$' |
 		awk '/^walk_median_seconds/ {print $2}')
-	awk -F'\t' -v reps="$reps" -v inproc="$inproc" -v ports="$ports" '
+	runs=$scan_runs
+	awk -F'\t' -v reps="$reps" -v inproc="$inproc" -v ports="$ports" -v cpus="${cpus[*]}" -v n="${BENCH_SNMP_RUNS:-15}" '
 		{name[NR]=$1; t[NR]=$2; f[NR]=$3}
 		END {
+			split(cpus, c, " ")
 			printf "### SNMP: ifTable (%d interfaces) + ipNetToMediaTable of the switch, max-repetitions %d\n\n", 2*ports+2, reps
-			print "| tool | time (s) | rows | time vs snmpbulkwalk |"
-			print "| --- | ---: | ---: | ---: |"
-			for (i=1;i<=NR;i++) printf "| %s | %.3f | %s | %.2fx |\n", name[i], t[i], f[i], t[i]/t[1]
-			if (inproc != "") printf "| umbra snmp walk, in process (median) | %.3f | %s | %.2fx |\n", inproc, f[2], inproc/t[1]
-			print ""
+			print "| tool | time (s) | CPU user+sys (s) | rows | time vs snmpbulkwalk | CPU vs snmpbulkwalk |"
+			print "| --- | ---: | ---: | ---: | ---: | ---: |"
+			for (i=1;i<=NR;i++) printf "| %s | %.3f | %.3f | %s | %.2fx | %.2fx |\n", name[i], t[i], c[i], f[i], t[i]/t[1], (c[1] > 0 ? c[i]/c[1] : 0)
+			if (inproc != "") printf "| umbra snmp walk, in process (median) | %.3f | | %s | %.2fx | |\n", inproc, f[2], inproc/t[1]
+			printf "\n- medians of %d rounds\n\n", n
 		}' "$out/snmp.tsv" | tee -a "$results"
 
 	# 2b. One device's whole SNMP inventory (system, interfaces, ARP,

@@ -1,11 +1,14 @@
 package cli
 
 import (
+	"bufio"
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
 	"io"
 	"os"
+	"runtime/debug"
 	"slices"
 	"strconv"
 	"strings"
@@ -16,11 +19,15 @@ import (
 	"github.com/umbrasec/umbra/agent/internal/discovery/snmp"
 	"github.com/umbrasec/umbra/agent/internal/discovery/sweep"
 	"github.com/umbrasec/umbra/agent/internal/discovery/target"
+	"github.com/umbrasec/umbra/shared/wire"
 )
 
 const scanSynopsis = "scan TARGET… [--exclude TARGET,…] [--profile polite|fast] [--max-addrs N]\n" +
 	"       [--snmp-community NAME]… [--snmp-v3 user:auth:authpass:priv:privpass]… [--no-snmp] [--no-mdns] [--no-names] [--ports LIST|none]\n" +
 	"       [--json] [--out FILE [--state-dir DIR]]"
+
+// scanGCPercent is the GC target of a standalone scan (see runScan).
+const scanGCPercent = 50
 
 // listFlag collects a repeatable, comma-separated flag.
 type listFlag []string
@@ -125,6 +132,15 @@ func runScan(ctx context.Context, args []string, stdout, stderr io.Writer) error
 			}
 		}
 	}
+	// A scan's live heap is small (1–3 MB for a /24 with SNMP), so the
+	// runtime's default pacing — a 4 MB minimum and 100% growth — holds
+	// two to three times that, mostly garbage from short-lived probes.
+	// Collecting at 50% growth costs about 10 ms of CPU a /24 scan and
+	// keeps the standalone scan about 2 MB smaller. GOGC still rules when
+	// it is set.
+	if os.Getenv("GOGC") == "" {
+		defer debug.SetGCPercent(debug.SetGCPercent(scanGCPercent))
+	}
 	started := time.Now()
 	res := scan.Run(ctx, scan.Options{Set: set, Targets: specs, Excluded: excludes, Profile: p, Credentials: creds,
 		NoSNMP: *noSNMP, NoMDNS: *noMDNS, NoNames: *noNames, Progress: progress})
@@ -139,9 +155,7 @@ func runScan(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		}
 	}
 	if *asJSON {
-		enc := json.NewEncoder(stdout)
-		enc.SetIndent("", "  ")
-		if err := enc.Encode(d); err != nil {
+		if err := writeDiscoveryJSON(stdout, &d); err != nil {
 			return err
 		}
 	} else if err := writeScanTable(stdout, rows, set.Len(), finished.Sub(started)); err != nil {
@@ -154,6 +168,50 @@ func runScan(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		return errReported
 	}
 	return nil
+}
+
+// writeDiscoveryJSON writes d as a json.Encoder indented by two spaces
+// would, one observation at a time: a scan of a large network is not
+// held twice more in memory as text.
+func writeDiscoveryJSON(w io.Writer, d *wire.Discovery) error {
+	bw := bufio.NewWriter(w)
+	rest := *d
+	rest.Observations = nil
+	head, err := json.MarshalIndent(rest, "", "  ")
+	if err != nil {
+		return err
+	}
+	const key = `"observations": null`
+	at := bytes.Index(head, []byte(key))
+	switch {
+	case d.Observations == nil:
+		bw.Write(head)
+	case at < 0:
+		enc := json.NewEncoder(w) // not expected: the whole document at once
+		enc.SetIndent("", "  ")
+		return enc.Encode(d)
+	default:
+		bw.Write(head[:at])
+		bw.WriteString(`"observations": [`)
+		for i, o := range d.Observations {
+			b, err := json.MarshalIndent(o, "    ", "  ")
+			if err != nil {
+				return err
+			}
+			if i > 0 {
+				bw.WriteByte(',')
+			}
+			bw.WriteString("\n    ")
+			bw.Write(b)
+		}
+		if len(d.Observations) > 0 {
+			bw.WriteString("\n  ")
+		}
+		bw.WriteByte(']')
+		bw.Write(head[at+len(key):])
+	}
+	bw.WriteByte('\n')
+	return bw.Flush()
 }
 
 func writeScanTable(w io.Writer, rows []*scan.Row, n int, took time.Duration) error {

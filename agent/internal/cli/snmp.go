@@ -63,12 +63,5 @@ func runSNMP(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	p := snmp.New(snmp.Options{Timeout: *timeout, MaxRepetitions: uint32(*reps), MaxWalkRecords: *maxRecs})
 	w := bufio.NewWriterSize(stdout, 64<<10)
 	defer w.Flush()
-	return p.Walk(ctx, addr, cred, rest[1:], func(recs []snmp.Record) error {
-		for _, r := range recs {
-			if _, err := w.WriteString(snmp.FormatPDU(r.PDU) + "\n"); err != nil {
-				return err
-			}
-		}
-		return nil
-	})
+	return p.WalkText(ctx, addr, cred, rest[1:], w)
 }

@@ -7,6 +7,7 @@
 package main
 
 import (
+	"bytes"
 	"compress/gzip"
 	"encoding/csv"
 	"fmt"
@@ -17,6 +18,9 @@ import (
 	"sort"
 	"strings"
 )
+
+// blockLines is the number of lines in one gzip member.
+const blockLines = 256
 
 func main() {
 	dir := "/usr/share/ieee-data"
@@ -58,18 +62,29 @@ func main() {
 		keys = append(keys, k)
 	}
 	sort.Strings(keys)
-	out, err := os.Create("oui.tsv.gz")
-	if err != nil {
-		log.Fatal(err)
+	// Blocks of blockLines lines, each its own gzip member whose header
+	// names its first prefix (Name) and its own length in bytes (Comment,
+	// 8 hex digits): oui.go finds a block without decompressing the
+	// others. The file is still one gzip stream to zcat.
+	var out bytes.Buffer
+	for i := 0; i < len(keys); i += blockLines {
+		var block bytes.Buffer
+		for _, k := range keys[i:min(i+blockLines, len(keys))] {
+			fmt.Fprintf(&block, "%s\t%s\n", k, entries[k])
+		}
+		member := func(size int) []byte {
+			var b bytes.Buffer
+			zw, _ := gzip.NewWriterLevel(&b, gzip.BestCompression)
+			zw.Name, zw.Comment = keys[i], fmt.Sprintf("%08x", size)
+			zw.Write(block.Bytes())
+			if err := zw.Close(); err != nil {
+				log.Fatal(err)
+			}
+			return b.Bytes()
+		}
+		out.Write(member(len(member(0))))
 	}
-	zw, _ := gzip.NewWriterLevel(out, gzip.BestCompression)
-	for _, k := range keys {
-		fmt.Fprintf(zw, "%s\t%s\n", k, entries[k])
-	}
-	if err := zw.Close(); err != nil {
-		log.Fatal(err)
-	}
-	if err := out.Close(); err != nil {
+	if err := os.WriteFile("oui.tsv.gz", out.Bytes(), 0o644); err != nil {
 		log.Fatal(err)
 	}
 	fmt.Printf("oui.tsv.gz: %d assignments\n", len(keys))

@@ -9,8 +9,8 @@ import (
 	"bytes"
 	"compress/gzip"
 	_ "embed"
-	"io"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 
@@ -20,52 +20,99 @@ import (
 //go:embed oui.tsv.gz
 var table []byte
 
+// The table is gzip members of a few hundred sorted "prefix\torganisation\n"
+// lines each (gen.go), whose headers name their first prefix and their
+// length. A lookup decompresses the one member that holds the prefix, so
+// the 1.4 MB of text is never held in memory; answers are cached.
 var (
-	once sync.Once
-	// text is the decompressed table, "prefix\torganisation\n" lines;
-	// lines holds the offsets of its lines, sorted by prefix. About 1.4 MB
-	// in all, where a map of the same entries took several times that.
-	text  []byte
-	lines []uint32
+	mu     sync.Mutex
+	loaded bool
+	blocks []block
+	zr     *gzip.Reader
+	text   []byte // the last block read
+	cur    = -1   // which block text holds
+	cache  = map[string]string{}
+	count  int
 )
 
+type block struct {
+	first string // the first prefix in the block
+	off   int    // where its member starts in table
+}
+
+const maxCache = 4096
+
+// load indexes the members of the table from their headers.
 func load() {
-	zr, err := gzip.NewReader(bytes.NewReader(table))
-	if err != nil {
-		return
-	}
-	text, err = io.ReadAll(zr)
-	if err != nil {
-		text = nil
-		return
-	}
-	lines = make([]uint32, 0, 48000)
-	for off := 0; off < len(text); {
-		end := bytes.IndexByte(text[off:], '\n')
-		if end < 0 {
-			end = len(text) - off
+	loaded = true
+	for off := 0; off < len(table); {
+		r := bytes.NewReader(table[off:])
+		var err error
+		if zr == nil {
+			zr, err = gzip.NewReader(r)
+		} else {
+			err = zr.Reset(r)
 		}
-		if bytes.IndexByte(text[off:off+end], '\t') > 0 {
-			lines = append(lines, uint32(off))
+		if err != nil {
+			blocks = nil
+			return
 		}
-		off += end + 1
+		size, err := strconv.ParseUint(zr.Comment, 16, 32)
+		if err != nil || size == 0 || zr.Name == "" {
+			blocks = nil
+			return
+		}
+		blocks = append(blocks, block{first: zr.Name, off: off})
+		off += int(size)
 	}
-	slices.SortStableFunc(lines, func(a, b uint32) int { return bytes.Compare(prefix(a), prefix(b)) })
 }
 
-// prefix and org read the line at off.
-func prefix(off uint32) []byte {
-	l := text[off:]
-	return l[:bytes.IndexByte(l, '\t')]
+// read makes text hold block i.
+func read(i int) bool {
+	if cur == i {
+		return true
+	}
+	cur = -1
+	if err := zr.Reset(bytes.NewReader(table[blocks[i].off:])); err != nil {
+		return false
+	}
+	zr.Multistream(false)
+	buf := bytes.NewBuffer(text[:0])
+	if _, err := buf.ReadFrom(zr); err != nil {
+		return false
+	}
+	text, cur = buf.Bytes(), i
+	return true
 }
 
-func org(off uint32) string {
-	l := text[off:]
-	l = l[bytes.IndexByte(l, '\t')+1:]
-	if nl := bytes.IndexByte(l, '\n'); nl >= 0 {
-		l = l[:nl]
+// find returns the organisation of exactly key, a lowercase hex prefix.
+func find(key []byte) (string, bool) {
+	i, found := slices.BinarySearchFunc(blocks, key, func(b block, k []byte) int { return strings.Compare(b.first, string(k)) })
+	if !found {
+		i--
 	}
-	return string(l)
+	if i < 0 || !read(i) {
+		return "", false
+	}
+	for l := text; len(l) > 0; {
+		line := l
+		if nl := bytes.IndexByte(l, '\n'); nl >= 0 {
+			line, l = l[:nl], l[nl+1:]
+		} else {
+			l = nil
+		}
+		p, org, ok := bytes.Cut(line, []byte{'\t'})
+		if !ok {
+			continue
+		}
+		switch bytes.Compare(p, key) {
+		case 0:
+			return string(org), true
+		case 1:
+			return "", false
+		}
+	}
+	return "", false
 }
 
 // Lookup returns the organisation the IEEE assigned mac's prefix to, and
@@ -75,19 +122,40 @@ func Lookup(mac ident.MAC) (vendor string, local bool) {
 	if mac.IsLocallyAdministered() {
 		return "", true
 	}
-	once.Do(load)
 	h := []byte(strings.ReplaceAll(mac.String(), ":", ""))
+	mu.Lock()
+	defer mu.Unlock()
+	if !loaded {
+		load()
+	}
+	if v, ok := cache[string(h[:9])]; ok {
+		return v, false
+	}
 	for _, n := range []int{9, 7, 6} {
-		i, ok := slices.BinarySearchFunc(lines, h[:n], func(off uint32, k []byte) int { return bytes.Compare(prefix(off), k) })
-		if ok {
-			return org(lines[i]), false
+		if v, ok := find(h[:n]); ok {
+			vendor = v
+			break
 		}
 	}
-	return "", false
+	if len(cache) < maxCache {
+		cache[string(h[:9])] = vendor
+	}
+	return vendor, false
 }
 
 // Len returns the number of assignments in the table.
 func Len() int {
-	once.Do(load)
-	return len(lines)
+	mu.Lock()
+	defer mu.Unlock()
+	if !loaded {
+		load()
+	}
+	if count == 0 {
+		for i := range blocks {
+			if read(i) {
+				count += bytes.Count(text, []byte{'\n'})
+			}
+		}
+	}
+	return count
 }

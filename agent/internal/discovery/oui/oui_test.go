@@ -1,6 +1,11 @@
 package oui
 
 import (
+	"bytes"
+	"compress/gzip"
+	"io"
+	"slices"
+	"strings"
 	"testing"
 
 	"github.com/umbrasec/umbra/shared/ident"
@@ -32,11 +37,34 @@ func TestLookup(t *testing.T) {
 	}
 }
 
+// all returns every assignment of the table, decompressed whole.
+func all(t testing.TB) (prefixes, orgs []string) {
+	zr, err := gzip.NewReader(bytes.NewReader(table))
+	if err != nil {
+		t.Fatal(err)
+	}
+	text, err := io.ReadAll(zr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, line := range strings.Split(strings.TrimSuffix(string(text), "\n"), "\n") {
+		p, o, ok := strings.Cut(line, "\t")
+		if !ok {
+			t.Fatalf("line %q: no tab", line)
+		}
+		prefixes, orgs = append(prefixes, p), append(orgs, o)
+	}
+	if !slices.IsSorted(prefixes) {
+		t.Fatal("the table is not sorted")
+	}
+	return prefixes, orgs
+}
+
 // A 36-bit (MA-S) assignment wins over the 24-bit block it sits in.
 func TestLookupMostSpecific(t *testing.T) {
-	once.Do(load)
-	for _, off := range lines {
-		k, v := string(prefix(off)), org(off)
+	prefixes, orgs := all(t)
+	for i, k := range prefixes {
+		v := orgs[i]
 		if len(k) != 9 {
 			continue
 		}
@@ -58,9 +86,12 @@ func TestLookupMostSpecific(t *testing.T) {
 // TestLookupEveryPrefix looks every assignment of the table up through a
 // MAC inside it: the sorted index must find them all.
 func TestLookupEveryPrefix(t *testing.T) {
-	once.Do(load)
-	for _, off := range lines {
-		k := string(prefix(off)) + "000000000"
+	prefixes, orgs := all(t)
+	if n := Len(); n != len(prefixes) {
+		t.Errorf("Len() = %d; the table has %d lines", n, len(prefixes))
+	}
+	for i, p := range prefixes {
+		k := p + "000000000"
 		m, err := ident.ParseMAC(k[:2] + ":" + k[2:4] + ":" + k[4:6] + ":" + k[6:8] + ":" + k[8:10] + ":" + k[10:12])
 		if err != nil {
 			t.Fatal(err)
@@ -68,14 +99,27 @@ func TestLookupEveryPrefix(t *testing.T) {
 		if m.IsLocallyAdministered() {
 			continue
 		}
-		if got, _ := Lookup(m); got == "" {
-			t.Errorf("Lookup(%s) = nothing, want an organisation for prefix %s", m, prefix(off))
+		// A longer assignment inside this one may win for this MAC.
+		if got, _ := Lookup(m); got == "" || got != orgs[i] && (i+1 == len(prefixes) || !strings.HasPrefix(prefixes[i+1], p)) {
+			t.Errorf("Lookup(%s) = %q, want %q for prefix %s", m, got, orgs[i], p)
 		}
 	}
 }
 
-func BenchmarkLoad(b *testing.B) {
-	for b.Loop() {
-		load()
+func BenchmarkLookup(b *testing.B) {
+	prefixes, _ := all(b)
+	var macs []ident.MAC
+	for i := 0; i < len(prefixes); i += 97 {
+		m, err := ident.ParseMAC(prefixes[i][:2] + ":" + prefixes[i][2:4] + ":" + prefixes[i][4:6] + ":00:00:01")
+		if err == nil && !m.IsLocallyAdministered() {
+			macs = append(macs, m)
+		}
+	}
+	b.ResetTimer()
+	for i := 0; b.Loop(); i++ {
+		mu.Lock()
+		clear(cache) // every lookup reads its block
+		mu.Unlock()
+		Lookup(macs[i%len(macs)])
 	}
 }

@@ -106,8 +106,6 @@ func Run(ctx context.Context, opt Options) Result {
 	var mdnsErr error
 	var wg sync.WaitGroup
 	st := newStreamer(opt.Stream)
-	// The MAC vendor table is unpacked while the sweep runs, not after.
-	wg.Go(func() { oui.Len() })
 	if ifaces := targetInterfaces(set); !opt.NoMDNS && len(ifaces) > 0 {
 		wg.Add(1)
 		go func() {

@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -21,9 +22,14 @@ import (
 // or misbehaves as its mode says.
 type fakeAgent struct {
 	conn *net.UDPConn
-	mode string // ok, decreasing, loop, endless, garbage, silent-walks
+	mode string // ok, decreasing, loop, endless, garbage, silent-walks, first-only
 	mib  []gosnmp.SnmpPDU
-	wg   sync.WaitGroup
+	// maxVars caps the variables of a GETBULK answer, as net-snmp's
+	// maxGetbulkResponses (100) does; 0 for no cap.
+	maxVars  int
+	arcs     [][]uint32 // mib's OIDs, parsed
+	requests atomic.Int64
+	wg       sync.WaitGroup
 }
 
 func fakeMIB() []gosnmp.SnmpPDU {
@@ -42,11 +48,21 @@ func fakeMIB() []gosnmp.SnmpPDU {
 
 func startFakeAgent(t *testing.T, ip string, port int, mode string) *fakeAgent {
 	t.Helper()
+	return startFakeAgentMIB(t, ip, port, mode, fakeMIB(), 0)
+}
+
+// startFakeAgentMIB starts a fake agent serving mib, sorted by OID.
+func startFakeAgentMIB(t *testing.T, ip string, port int, mode string, mib []gosnmp.SnmpPDU, maxVars int) *fakeAgent {
+	t.Helper()
 	conn, err := net.ListenUDP("udp", &net.UDPAddr{IP: net.ParseIP(ip), Port: port})
 	if err != nil {
 		t.Fatalf("listening on %s:%d: %v", ip, port, err)
 	}
-	a := &fakeAgent{conn: conn, mode: mode, mib: fakeMIB()}
+	a := &fakeAgent{conn: conn, mode: mode, mib: mib, maxVars: maxVars}
+	for _, p := range mib {
+		po, _ := parseOID(p.Name)
+		a.arcs = append(a.arcs, po)
+	}
 	a.wg.Add(1)
 	go a.serve()
 	t.Cleanup(func() {
@@ -58,19 +74,43 @@ func startFakeAgent(t *testing.T, ip string, port int, mode string) *fakeAgent {
 
 func (a *fakeAgent) port() int { return a.conn.LocalAddr().(*net.UDPAddr).Port }
 
-func oidLess(a, b string) bool {
-	pa, _ := parseOID(a)
-	pb, _ := parseOID(b)
-	return compareOID(pa, pb) < 0
-}
-
 func (a *fakeAgent) next(oid string) (gosnmp.SnmpPDU, bool) {
-	for _, p := range a.mib {
-		if oidLess(oid, p.Name) {
-			return p, true
-		}
+	po, _ := parseOID(oid)
+	i, found := slices.BinarySearchFunc(a.arcs, po, compareOID)
+	if found {
+		i++
+	}
+	if i < len(a.mib) {
+		return a.mib[i], true
 	}
 	return gosnmp.SnmpPDU{}, false
+}
+
+// nextFor answers a GETNEXT of oid as the agent's mode says; asked is
+// the OID the request named, row the repetition.
+func (a *fakeAgent) nextFor(oid, asked string, row int) gosnmp.SnmpPDU {
+	switch a.mode {
+	case "decreasing":
+		// Increasing at first, then back before the request.
+		if row%2 == 0 {
+			return gosnmp.SnmpPDU{Name: asked + ".5", Type: gosnmp.Integer, Value: 1}
+		}
+		return gosnmp.SnmpPDU{Name: asked + ".3", Type: gosnmp.Integer, Value: 1}
+	case "loop":
+		return gosnmp.SnmpPDU{Name: asked + ".1", Type: gosnmp.Integer, Value: 1}
+	case "endless":
+		// Always one more row: the walk never ends by itself.
+		arcs := strings.Split(oid, ".")
+		if len(arcs) < 13 {
+			return gosnmp.SnmpPDU{Name: oid + ".1", Type: gosnmp.Integer, Value: 1}
+		}
+		last, _ := strconv.Atoi(arcs[len(arcs)-1])
+		return gosnmp.SnmpPDU{Name: strings.Join(arcs[:len(arcs)-1], ".") + "." + strconv.Itoa(last+1), Type: gosnmp.Integer, Value: 1}
+	}
+	if p, ok := a.next(oid); ok {
+		return p
+	}
+	return gosnmp.SnmpPDU{Name: oid, Type: gosnmp.EndOfMibView}
 }
 
 func (a *fakeAgent) serve() {
@@ -86,6 +126,7 @@ func (a *fakeAgent) serve() {
 		if err != nil || req.Community != "public" {
 			continue
 		}
+		a.requests.Add(1)
 		var vars []gosnmp.SnmpPDU
 		walking := req.PDUType == gosnmp.GetBulkRequest || req.PDUType == gosnmp.GetNextRequest
 		if walking {
@@ -110,38 +151,39 @@ func (a *fakeAgent) serve() {
 				}
 			}
 		case gosnmp.GetNextRequest, gosnmp.GetBulkRequest:
-			reps := 1
+			// RFC 3416 §4.2.3: the non-repeaters once, then each
+			// repetition a row with one variable per repeater.
+			reps, nonRep := 1, 0
 			if req.PDUType == gosnmp.GetBulkRequest {
 				reps = int(min(req.MaxRepetitions, 50))
+				nonRep = min(int(req.NonRepeaters), len(req.Variables))
+				if r := len(req.Variables) - nonRep; a.maxVars > 0 && r > 0 {
+					reps = max(1, min(reps, (a.maxVars-nonRep)/r))
+				}
 			}
-			oid := req.Variables[0].Name
-			for range reps {
-				var p gosnmp.SnmpPDU
-				switch a.mode {
-				case "decreasing":
-					// Increasing at first, then back before the request.
-					vars = append(vars, gosnmp.SnmpPDU{Name: oid + ".5", Type: gosnmp.Integer, Value: 1})
-					p = gosnmp.SnmpPDU{Name: oid + ".3", Type: gosnmp.Integer, Value: 1}
-				case "loop":
-					p = gosnmp.SnmpPDU{Name: req.Variables[0].Name + ".1", Type: gosnmp.Integer, Value: 1}
-				case "endless":
-					// Always one more row: the walk never ends by itself.
-					arcs := strings.Split(oid, ".")
-					if len(arcs) < 13 {
-						p = gosnmp.SnmpPDU{Name: oid + ".1", Type: gosnmp.Integer, Value: 1}
-					} else {
-						last, _ := strconv.Atoi(arcs[len(arcs)-1])
-						p = gosnmp.SnmpPDU{Name: strings.Join(arcs[:len(arcs)-1], ".") + "." + strconv.Itoa(last+1), Type: gosnmp.Integer, Value: 1}
-					}
-				default:
-					var ok bool
-					if p, ok = a.next(oid); !ok {
-						p = gosnmp.SnmpPDU{Name: oid, Type: gosnmp.EndOfMibView}
+			cur := make([]string, len(req.Variables))
+			for i, v := range req.Variables {
+				cur[i] = v.Name
+			}
+			for i := range nonRep {
+				p := a.nextFor(cur[i], req.Variables[i].Name, 0)
+				vars = append(vars, p)
+			}
+			if a.mode == "first-only" && len(cur) > nonRep {
+				// A broken agent that answers only its first repeater.
+				cur = cur[:nonRep+1]
+			}
+			for row := range reps {
+				end := true
+				for i := nonRep; i < len(cur); i++ {
+					p := a.nextFor(cur[i], req.Variables[i].Name, row)
+					vars = append(vars, p)
+					cur[i] = p.Name
+					if p.Type != gosnmp.EndOfMibView {
+						end = false
 					}
 				}
-				vars = append(vars, p)
-				oid = p.Name
-				if p.Type == gosnmp.EndOfMibView {
+				if end {
 					break
 				}
 			}

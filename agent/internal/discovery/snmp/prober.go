@@ -35,10 +35,11 @@ type Options struct {
 	Retries     int           // per request: 1
 	// MaxRepetitions of a GETBULK: 25.
 	MaxRepetitions uint32
-	// MaxWalkRecords bounds the records one walk may return: 20,000.
+	// MaxWalkRecords bounds the records one subtree may return: 20,000.
 	MaxWalkRecords int
-	// WalkTimeout bounds one walk: 10s. HostTimeout bounds everything
-	// done with one device: 60s.
+	// WalkTimeout bounds one walk (the subtrees of a group, read side by
+	// side): 10s. HostTimeout bounds everything done with one device:
+	// 60s.
 	WalkTimeout, HostTimeout time.Duration
 	// Concurrency is how many devices are read at once: 16.
 	Concurrency int
@@ -88,6 +89,10 @@ func New(o Options) *Prober {
 	}
 	return &Prober{o: o}
 }
+
+// credentialStagger is how long the first credential tried on a device
+// is tried alone.
+const credentialStagger = 150 * time.Millisecond
 
 // maxFailedWalks is how many walks in a row may fail before the rest of
 // a device is given up.
@@ -182,14 +187,15 @@ func (p *Prober) Collect(ctx context.Context, addr netip.Addr) ([]Record, Creden
 		if g.cisco && !cisco {
 			continue
 		}
-		for _, oid := range g.oids {
-			got, err := p.walk(ctx, s, oid, 0)
-			recs = append(recs, got...)
+		// The columns of a group are read side by side, a few rows of
+		// each per request.
+		werrs, _ := walkRoots(ctx, p, []*session{s}, g.oids, 0, false, appendRecord, gather(&recs))
+		for i, err := range werrs {
 			if err == nil {
 				failed = 0
 				continue
 			}
-			errs = append(errs, fmt.Sprintf("%s %s: %v", g.name, oid, err))
+			errs = append(errs, fmt.Sprintf("%s %s: %v", g.name, g.oids[i], err))
 			failed++
 			switch {
 			case ctx.Err() != nil, errors.Is(err, gosnmp.ErrMaxRetriesExceeded):
@@ -211,13 +217,9 @@ func (p *Prober) Collect(ctx context.Context, addr netip.Addr) ([]Record, Creden
 				errs = append(errs, fmt.Sprintf("vlan %d: %v", vlan, err))
 				continue
 			}
-			for _, oid := range vlanOIDs {
-				got, err := p.walk(ctx, vs, oid, vlan)
-				recs = append(recs, got...)
-				if err != nil {
-					errs = append(errs, fmt.Sprintf("vlan %d %s: %v", vlan, oid, err))
-					break
-				}
+			werrs, _ := walkRoots(ctx, p, []*session{vs}, vlanOIDs, vlan, false, appendRecord, gather(&recs))
+			if err := errors.Join(werrs...); err != nil {
+				errs = append(errs, fmt.Sprintf("vlan %d: %v", vlan, err))
 			}
 			if vs != s {
 				vs.close()
@@ -332,16 +334,33 @@ func (p *Prober) login(ctx context.Context, addr netip.Addr) (*session, Credenti
 	tctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	ch := make(chan answer, len(creds))
-	for i, c := range creds {
+	start := func(i int) {
 		go func() {
-			s, recs, err := p.try(tctx, addr, c)
+			s, recs, err := p.try(tctx, addr, creds[i])
 			ch <- answer{i, s, recs, err}
 		}()
 	}
+	// The first credential is tried alone for a moment: most addresses
+	// answer it or refuse at once (no agent), and each try holds a
+	// socket and gosnmp's 64 KB receive buffer. The others start when it
+	// fails, or when it has not answered within credentialStagger.
+	start(0)
+	started := 1
+	stagger := time.NewTimer(credentialStagger)
+	defer stagger.Stop()
 	var win *answer
 	var lastErr error
-	for range creds {
-		a := <-ch
+	for got := 0; got < started; {
+		var a answer
+		select {
+		case a = <-ch:
+		case <-stagger.C:
+			for ; started < len(creds) && tctx.Err() == nil; started++ {
+				start(started)
+			}
+			continue
+		}
+		got++
 		switch {
 		case a.err != nil:
 			if lastErr == nil || !errors.Is(a.err, context.Canceled) {
@@ -355,6 +374,11 @@ func (p *Prober) login(ctx context.Context, addr netip.Addr) (*session, Credenti
 			cancel()
 		default:
 			a.s.close()
+		}
+		if a.i == 0 && win == nil && tctx.Err() == nil {
+			for ; started < len(creds); started++ {
+				start(started)
+			}
 		}
 	}
 	if win == nil {
@@ -410,62 +434,8 @@ func (p *Prober) try(ctx context.Context, addr netip.Addr, c Credential) (*sessi
 	return s, recs, nil
 }
 
-// walk reads the subtree under oid, bounded in records and time, checking
-// that OIDs increase.
-func (p *Prober) walk(ctx context.Context, s *session, oid string, vlan int) ([]Record, error) {
-	wctx, cancel := context.WithTimeout(ctx, p.o.WalkTimeout)
-	defer cancel()
-	s.g.Context = wctx
-	defer func() { s.g.Context = ctx }()
-	var recs []Record
-	var last []uint32
-	fn := func(pdu gosnmp.SnmpPDU) error {
-		if len(recs) >= p.o.MaxWalkRecords {
-			return errWalkLimit
-		}
-		cur, ok := parseOID(pdu.Name)
-		if !ok {
-			return fmt.Errorf("malformed OID %.64q", pdu.Name)
-		}
-		if last != nil && compareOID(cur, last) <= 0 {
-			return errNotIncreasing
-		}
-		last = cur
-		recs = append(recs, Record{VLAN: vlan, PDU: pdu})
-		return nil
-	}
-	var err error
-	if s.g.Version == gosnmp.Version1 {
-		err = s.g.Walk(oid, fn)
-	} else {
-		err = s.g.BulkWalk(oid, fn)
-	}
-	if err != nil {
-		if wctx.Err() != nil && ctx.Err() == nil {
-			err = fmt.Errorf("walk took longer than %v: %w", p.o.WalkTimeout, err)
-		}
-		if strings.Contains(err.Error(), "OID not increasing") {
-			err = fmt.Errorf("%w: %v", errNotIncreasing, err)
-		}
-	}
-	return recs, err
-}
-
 func parseOID(s string) ([]uint32, bool) {
-	s = strings.TrimPrefix(s, ".")
-	if s == "" || len(s) > 1024 {
-		return nil, false
-	}
-	parts := strings.Split(s, ".")
-	out := make([]uint32, len(parts))
-	for i, f := range parts {
-		n, err := strconv.ParseUint(f, 10, 32)
-		if err != nil {
-			return nil, false
-		}
-		out[i] = uint32(n)
-	}
-	return out, true
+	return parseOIDInto(nil, s)
 }
 
 func compareOID(a, b []uint32) int {

@@ -2,8 +2,8 @@ package snmp
 
 import (
 	"context"
-	"encoding/hex"
 	"fmt"
+	"io"
 	"net/netip"
 	"strconv"
 	"strings"
@@ -14,9 +14,37 @@ import (
 
 // Walk reads the subtrees under oids from the device at addr with the
 // credential c — each walk bounded in records and time as in a scan — and
-// calls fn with each subtree's records in OID order. It stops at the first
-// error, fn's included.
-func (p *Prober) Walk(ctx context.Context, addr netip.Addr, c Credential, oids []string, fn func([]Record) error) error {
+// hands fn each record in OID order, subtree after subtree, each
+// answer's records as soon as everything before them is handed over. A
+// table's columns are read side by side, several to a GETBULK request, as
+// net-snmp's snmptable does, with a request in flight on each of
+// walkSessions sessions. It stops at the first error, fn's included.
+func (p *Prober) Walk(ctx context.Context, addr netip.Addr, c Credential, oids []string, fn func(Record) error) error {
+	return walkEach(ctx, p, addr, c, oids, appendRecord, func(_ int, acc []Record) ([]Record, error) {
+		for _, r := range acc {
+			if err := fn(r); err != nil {
+				return acc[:0], err
+			}
+		}
+		return acc[:0], nil
+	})
+}
+
+// WalkText is Walk printing each record to w as FormatPDU does, a line
+// each. What waits for earlier records is held as text.
+func (p *Prober) WalkText(ctx context.Context, addr netip.Addr, c Credential, oids []string, w io.Writer) error {
+	return walkEach(ctx, p, addr, c, oids, func(b []byte, r Record) []byte {
+		return append(AppendPDU(b, r.PDU), '\n')
+	}, func(_ int, b []byte) ([]byte, error) {
+		_, err := w.Write(b)
+		return b[:0], err
+	})
+}
+
+// walkSessions is how many requests Walk keeps in flight.
+const walkSessions = 2
+
+func walkEach[T any](ctx context.Context, p *Prober, addr netip.Addr, c Credential, oids []string, add addFunc[T], flush flushFunc[T]) error {
 	if err := c.Validate(); err != nil {
 		return err
 	}
@@ -25,18 +53,28 @@ func (p *Prober) Walk(ctx context.Context, addr netip.Addr, c Credential, oids [
 			return fmt.Errorf("%.64q is not a numeric OID", oid)
 		}
 	}
-	s, err := p.dial(ctx, addr, c)
-	if err != nil {
-		return err
-	}
-	defer s.close()
-	for _, oid := range oids {
-		recs, err := p.walk(ctx, s, oid, 0)
-		if ferr := fn(recs); ferr != nil {
-			return ferr
+	// The device computes one answer while the other is read (SNMPv1
+	// uses the first session alone).
+	var ss []*session
+	defer func() {
+		for _, s := range ss {
+			s.close()
 		}
+	}()
+	for range walkSessions {
+		s, err := p.dial(ctx, addr, c)
 		if err != nil {
-			return fmt.Errorf("walking %s: %w", oid, err)
+			return err
+		}
+		ss = append(ss, s)
+	}
+	for _, oid := range oids {
+		errs, err := walkRoots(ctx, p, ss, []string{oid}, 0, true, add, flush)
+		if err != nil {
+			return err
+		}
+		if errs[0] != nil {
+			return fmt.Errorf("walking %s: %w", oid, errs[0])
 		}
 	}
 	return nil
@@ -47,47 +85,83 @@ func (p *Prober) Walk(ctx context.Context, addr netip.Addr, c Credential, oids [
 // is quoted with every control or invalid byte escaped, so no device can
 // write to a terminal through it.
 func FormatPDU(v gosnmp.SnmpPDU) string {
-	name := v.Name
-	if !strings.HasPrefix(name, ".") {
-		name = "." + name
-	}
-	var val string
-	switch v.Type {
-	case gosnmp.OctetString:
-		b, _ := v.Value.([]byte)
-		if utf8.Valid(b) && printable(b) {
-			val = "STRING: " + strconv.Quote(string(b))
-		} else {
-			val = "Hex-STRING: " + strings.ToUpper(spaced(hex.EncodeToString(b)))
-		}
-	case gosnmp.Integer:
-		val = fmt.Sprintf("INTEGER: %v", v.Value)
-	case gosnmp.Counter32:
-		val = fmt.Sprintf("Counter32: %v", v.Value)
-	case gosnmp.Gauge32:
-		val = fmt.Sprintf("Gauge32: %v", v.Value)
-	case gosnmp.Counter64:
-		val = fmt.Sprintf("Counter64: %v", gosnmp.ToBigInt(v.Value))
-	case gosnmp.TimeTicks:
-		val = fmt.Sprintf("Timeticks: (%v)", v.Value)
-	case gosnmp.ObjectIdentifier:
-		s, _ := v.Value.(string)
-		val = "OID: " + escape(s)
-	case gosnmp.IPAddress:
-		s, _ := v.Value.(string)
-		val = "IpAddress: " + escape(s)
-	case gosnmp.Null, gosnmp.NoSuchObject, gosnmp.NoSuchInstance, gosnmp.EndOfMibView:
-		val = v.Type.String()
-	default:
-		val = fmt.Sprintf("%s: %s", v.Type, strconv.Quote(fmt.Sprint(v.Value)))
-	}
-	return escape(name) + " = " + val
+	return string(AppendPDU(nil, v))
 }
 
-// escape is strconv.Quote without the quotes.
-func escape(s string) string {
-	q := strconv.Quote(s)
-	return q[1 : len(q)-1]
+// AppendPDU appends FormatPDU(v) to b.
+func AppendPDU(b []byte, v gosnmp.SnmpPDU) []byte {
+	if !strings.HasPrefix(v.Name, ".") {
+		b = append(b, '.')
+	}
+	b = appendEscaped(b, v.Name)
+	b = append(b, " = "...)
+	switch v.Type {
+	case gosnmp.OctetString:
+		s, _ := v.Value.([]byte)
+		if utf8.Valid(s) && printable(s) {
+			b = append(b, "STRING: "...)
+			b = strconv.AppendQuote(b, string(s))
+		} else {
+			b = append(b, "Hex-STRING: "...)
+			for i, c := range s {
+				if i > 0 {
+					b = append(b, ' ')
+				}
+				b = append(b, hexDigits[c>>4], hexDigits[c&15])
+			}
+		}
+	case gosnmp.Integer:
+		b = appendNumber(append(b, "INTEGER: "...), v.Value)
+	case gosnmp.Counter32:
+		b = appendNumber(append(b, "Counter32: "...), v.Value)
+	case gosnmp.Gauge32:
+		b = appendNumber(append(b, "Gauge32: "...), v.Value)
+	case gosnmp.Counter64:
+		b = fmt.Appendf(append(b, "Counter64: "...), "%v", gosnmp.ToBigInt(v.Value))
+	case gosnmp.TimeTicks:
+		b = append(appendNumber(append(b, "Timeticks: ("...), v.Value), ')')
+	case gosnmp.ObjectIdentifier:
+		s, _ := v.Value.(string)
+		b = appendEscaped(append(b, "OID: "...), s)
+	case gosnmp.IPAddress:
+		s, _ := v.Value.(string)
+		b = appendEscaped(append(b, "IpAddress: "...), s)
+	case gosnmp.Null, gosnmp.NoSuchObject, gosnmp.NoSuchInstance, gosnmp.EndOfMibView:
+		b = append(b, v.Type.String()...)
+	default:
+		b = fmt.Appendf(b, "%s: %s", v.Type, strconv.Quote(fmt.Sprint(v.Value)))
+	}
+	return b
+}
+
+const hexDigits = "0123456789ABCDEF"
+
+// appendNumber appends an integer value as fmt's %v would.
+func appendNumber(b []byte, v any) []byte {
+	switch n := v.(type) {
+	case int:
+		return strconv.AppendInt(b, int64(n), 10)
+	case uint:
+		return strconv.AppendUint(b, uint64(n), 10)
+	case uint32:
+		return strconv.AppendUint(b, uint64(n), 10)
+	case uint64:
+		return strconv.AppendUint(b, n, 10)
+	case int64:
+		return strconv.AppendInt(b, n, 10)
+	}
+	return fmt.Append(b, v)
+}
+
+// appendEscaped appends s as strconv.Quote would, without the quotes.
+func appendEscaped(b []byte, s string) []byte {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c < 0x20 || c >= 0x7f || c == '"' || c == '\\' {
+			q := strconv.Quote(s)
+			return append(b, q[1:len(q)-1]...)
+		}
+	}
+	return append(b, s...)
 }
 
 func printable(b []byte) bool {
@@ -97,15 +171,4 @@ func printable(b []byte) bool {
 		}
 	}
 	return true
-}
-
-func spaced(h string) string {
-	var sb strings.Builder
-	for i := 0; i < len(h); i += 2 {
-		if i > 0 {
-			sb.WriteByte(' ')
-		}
-		sb.WriteString(h[i : i+2])
-	}
-	return sb.String()
 }

@@ -3,10 +3,7 @@ package sweep
 import (
 	"context"
 	"errors"
-	"net"
 	"net/netip"
-	"strconv"
-	"sync"
 	"syscall"
 	"time"
 
@@ -19,45 +16,34 @@ func isUnreachable(err error) bool {
 	return errors.Is(err, syscall.EHOSTUNREACH) || errors.Is(err, syscall.ENETUNREACH)
 }
 
+// tcpProbe is one TCP connect to try.
+type tcpProbe struct {
+	addr netip.Addr
+	port int
+}
+
 // tcpSweep tries every port on every address, Concurrency at a time. A
 // completed handshake is an open port; a reset is a live host.
 func (s *Scanner) tcpSweep(ctx context.Context, addrs []netip.Addr, ports []int, st *state, progress func(Progress)) {
 	timeout := min(max(2*st.rtt.wait(), 2*s.p.MinWait), s.p.MaxWait)
-	total := len(addrs) * len(ports)
-	sem := make(chan struct{}, s.p.Concurrency)
-	var wg sync.WaitGroup
-	d := net.Dialer{Timeout: timeout}
-	defer wg.Wait()
-	sent := 0
+	probes := make([]tcpProbe, 0, len(addrs)*len(ports))
 	for _, port := range ports {
 		for _, a := range addrs {
-			select {
-			case sem <- struct{}{}:
-			case <-ctx.Done():
-				return
-			}
-			if s.lim.wait(ctx) != nil {
-				<-sem
-				return
-			}
-			sent++
-			wg.Go(func() {
-				defer func() { <-sem }()
-				start := time.Now()
-				c, err := d.DialContext(ctx, "tcp", net.JoinHostPort(a.String(), strconv.Itoa(port)))
-				switch {
-				case err == nil:
-					c.Close()
-					st.add(a, wire.MethodTCP, nil, time.Since(start), port)
-				case errors.Is(err, syscall.ECONNREFUSED):
-					st.add(a, wire.MethodTCP, nil, time.Since(start), 0)
-				}
-			})
-			if sent%32 == 0 {
-				progress(Progress{Phase: "tcp", Sent: sent, Total: total, Found: st.count()})
-			}
+			probes = append(probes, tcpProbe{a, port})
 		}
 	}
-	wg.Wait()
-	progress(Progress{Phase: "tcp", Sent: sent, Total: total, Found: st.count()})
+	sent := 0
+	s.connectAll(ctx, probes, timeout, func(p tcpProbe, open bool, rtt time.Duration) {
+		port := 0
+		if open {
+			port = p.port
+		}
+		st.add(p.addr, wire.MethodTCP, nil, rtt, port)
+	}, func() {
+		sent++
+		if sent%32 == 0 {
+			progress(Progress{Phase: "tcp", Sent: sent, Total: len(probes), Found: st.count()})
+		}
+	})
+	progress(Progress{Phase: "tcp", Sent: sent, Total: len(probes), Found: st.count()})
 }
