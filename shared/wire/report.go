@@ -125,13 +125,30 @@ func (e *ValidationError) Error() string {
 // it. It returns ErrTooLarge, a *DecodeError or a *ValidationError, each
 // with a message fit to show the sender.
 func Decode(r io.Reader, lim Limits, now time.Time) (*Report, error) {
-	data, err := io.ReadAll(io.LimitReader(r, lim.MaxBodyBytes+1))
-	if err != nil {
-		return nil, &DecodeError{Err: err}
+	rep, _, err := DecodeSized(r, 0, lim, now)
+	return rep, err
+}
+
+// DecodeSized is Decode reading the JSON into a buffer of sizeHint bytes
+// (the gzip trailer says how long a compressed body is: the buffer then
+// need not grow), and also returns the JSON's length.
+func DecodeSized(r io.Reader, sizeHint int, lim Limits, now time.Time) (*Report, int, error) {
+	var buf bytes.Buffer
+	if sizeHint > 0 {
+		buf.Grow(int(min(int64(sizeHint)+bytes.MinRead, lim.MaxBodyBytes+1)))
 	}
+	if _, err := buf.ReadFrom(io.LimitReader(r, lim.MaxBodyBytes+1)); err != nil {
+		return nil, 0, &DecodeError{Err: err}
+	}
+	data := buf.Bytes()
 	if int64(len(data)) > lim.MaxBodyBytes {
-		return nil, fmt.Errorf("%w: more than %d bytes", ErrTooLarge, lim.MaxBodyBytes)
+		return nil, 0, fmt.Errorf("%w: more than %d bytes", ErrTooLarge, lim.MaxBodyBytes)
 	}
+	rep, err := decodeJSON(data, lim, now)
+	return rep, len(data), err
+}
+
+func decodeJSON(data []byte, lim Limits, now time.Time) (*Report, error) {
 	var rep Report
 	dec := json.NewDecoder(bytes.NewReader(data))
 	if err := dec.Decode(&rep); err != nil {

@@ -3,8 +3,10 @@
 package api
 
 import (
+	"bytes"
 	"compress/gzip"
 	"context"
+	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -19,6 +21,7 @@ import (
 
 	"github.com/umbrasec/umbra/collector/internal/adminapi"
 	"github.com/umbrasec/umbra/collector/internal/auth"
+	"github.com/umbrasec/umbra/collector/internal/ingest"
 	"github.com/umbrasec/umbra/collector/internal/jobs"
 	"github.com/umbrasec/umbra/collector/internal/store"
 	"github.com/umbrasec/umbra/shared/wire"
@@ -60,14 +63,15 @@ type Options struct {
 	TrustAllNetworks bool
 }
 
-// Ingester stores reports, possibly batching them with others.
+// Ingester stores reports, possibly batching them with others; body is
+// the report as it arrived.
 type Ingester interface {
-	Submit(ctx context.Context, received time.Time, r *wire.Report) (duplicate bool, err error)
+	Submit(ctx context.Context, received time.Time, r *wire.Report, body ingest.Body) (duplicate bool, err error)
 }
 
 type directIngest struct{ st Store }
 
-func (d directIngest) Submit(ctx context.Context, received time.Time, r *wire.Report) (bool, error) {
+func (d directIngest) Submit(ctx context.Context, received time.Time, r *wire.Report, _ ingest.Body) (bool, error) {
 	return d.st.StoreInventory(ctx, received, r)
 }
 
@@ -133,12 +137,20 @@ func (h *handler) postReport(w http.ResponseWriter, r *http.Request) {
 		writeProblem(w, http.StatusUnsupportedMediaType, wire.Problem{Error: fmt.Sprintf("Content-Type %q is not application/json", truncate(ct, 64))})
 		return
 	}
-	body := http.MaxBytesReader(w, r.Body, h.opt.MaxRequestBytes)
-	var in io.Reader = body
+	// The body is kept as it came (compressed, small): the ingest journal
+	// keeps it until the report is in ClickHouse.
+	raw, err := io.ReadAll(http.MaxBytesReader(w, r.Body, h.opt.MaxRequestBytes))
+	if err != nil {
+		h.decodeFailed(w, log, err)
+		return
+	}
+	kept := ingest.Body{Data: raw}
+	var in io.Reader = bytes.NewReader(raw)
 	switch enc := strings.ToLower(strings.TrimSpace(r.Header.Get("Content-Encoding"))); enc {
 	case "", "identity":
 	case "gzip", "x-gzip":
-		zr, err := gzip.NewReader(body)
+		kept.Gzip = true
+		zr, err := gzip.NewReader(in)
 		if err != nil {
 			h.decodeFailed(w, log, fmt.Errorf("reading gzip body: %w", err))
 			return
@@ -152,11 +164,19 @@ func (h *handler) postReport(w http.ResponseWriter, r *http.Request) {
 	}
 
 	now := h.opt.Now()
-	rep, err := wire.Decode(in, h.opt.Limits, now)
+	hint := len(raw)
+	if kept.Gzip && len(raw) >= 4 {
+		// The gzip trailer's ISIZE: the JSON's length (mod 2^32). The
+		// sender writes it, so it is believed only up to a ratio JSON
+		// reaches: a small body cannot make a big buffer.
+		hint = min(int(binary.LittleEndian.Uint32(raw[len(raw)-4:])), 32*len(raw))
+	}
+	rep, size, err := wire.DecodeSized(in, hint, h.opt.Limits, now)
 	if err != nil {
 		h.decodeFailed(w, log, err)
 		return
 	}
+	kept.Size = size
 	log = log.With("report_id", rep.ID, "agent_id", rep.AgentID)
 	if p, ok := auth.FromContext(r.Context()); ok && p.AgentID != rep.AgentID {
 		log.Warn("report refused: agent id is not the credential's", "credential_agent_id", p.AgentID)
@@ -169,7 +189,7 @@ func (h *handler) postReport(w http.ResponseWriter, r *http.Request) {
 	var dup bool
 	switch rep.Kind {
 	case wire.KindInventory, wire.KindDiscovery:
-		dup, err = h.opt.Ingest.Submit(ctx, now, rep)
+		dup, err = h.opt.Ingest.Submit(ctx, now, rep, kept)
 	default:
 		// Validate refuses unknown kinds; this guards a kind added to wire
 		// before the collector learns to store it.

@@ -85,6 +85,9 @@ type Ingest struct {
 	FlushInterval time.Duration
 	// MaxBatchReports bounds the reports written in one batch.
 	MaxBatchReports int
+	// AckWait is how long a request waits for its report to be written
+	// before it is answered from the journal (STATE-DIR/journal).
+	AckWait time.Duration
 }
 
 // Scan bounds scan jobs.
@@ -130,7 +133,7 @@ func (c Config) Validate() error {
 	if c.AuthCacheTTL < 0 || c.AuthCacheTTL > time.Minute {
 		errs = append(errs, fmt.Errorf("auth cache ttl %s must be between 0 and 1m", c.AuthCacheTTL))
 	}
-	if c.Ingest.MaxQueueBytes < 0 || c.Ingest.FlushInterval < 0 || c.Ingest.MaxBatchReports < 0 {
+	if c.Ingest.MaxQueueBytes < 0 || c.Ingest.FlushInterval < 0 || c.Ingest.MaxBatchReports < 0 || c.Ingest.AckWait < 0 {
 		errs = append(errs, errors.New("ingest limits must not be negative"))
 	}
 	// Zero scan bounds take the defaults of package jobs.
@@ -195,6 +198,7 @@ func Parse(args []string, getenv func(string) string, stderr io.Writer) (Config,
 	fs.StringVar(&cfg.AlertSyslog, "alert-syslog", env("UMBRA_ALERT_SYSLOG", ""), "send new findings to syslog at udp://host:port or tcp://host:port (env UMBRA_ALERT_SYSLOG)")
 	fs.DurationVar(&cfg.Ingest.FlushInterval, "ingest-flush-interval", 200*time.Millisecond, "how long a report may wait to be written with others")
 	fs.IntVar(&cfg.Ingest.MaxBatchReports, "ingest-batch-reports", 2000, "most reports written in one batch")
+	fs.DurationVar(&cfg.Ingest.AckWait, "ingest-ack-wait", time.Second, "how long an agent's request waits for its report to reach ClickHouse before it is answered from the collector's journal, where the report is already safe on disk")
 	fs.StringVar(&scanAllow, "scan-allow", env("UMBRA_SCAN_ALLOW", ""), "comma-separated `CIDRs` that scans may target; empty (the default) refuses every scan (env UMBRA_SCAN_ALLOW)")
 	fs.IntVar(&cfg.Scan.MaxAddrs, "scan-max-addrs", 4096, "most addresses one scan may target")
 	fs.IntVar(&cfg.Scan.SubnetRate, "scan-subnet-rate", 400, "packets per second one /24 may receive from every scan there together")

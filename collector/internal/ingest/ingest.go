@@ -29,6 +29,7 @@ import (
 	"fmt"
 	"log/slog"
 	"math"
+	"slices"
 	"sync"
 	"time"
 
@@ -92,6 +93,22 @@ type Options struct {
 	Metrics *metrics.Ingest
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
+	// Journal, if set, is the folder of the ingest journal (journal.go):
+	// a report is then safe once it is there, so a request waits at most
+	// AckAfter for ClickHouse before it is answered, and a report
+	// ClickHouse could not take is kept and written again later instead
+	// of being refused. Without a journal a request is answered only once
+	// its report is written, and a failed write is the agent's to retry.
+	Journal string
+	// AckAfter is how long, with a journal, a request waits for its report
+	// to be written before it is answered from the journal; zero means 1s.
+	// A report that arrives while a batch is being written (it cannot be
+	// written before that write ends) is answered as soon as it is in the
+	// journal.
+	AckAfter time.Duration
+	// JournalSegmentBytes is the size at which the journal starts a new
+	// segment; zero means 32 MiB.
+	JournalSegmentBytes int64
 }
 
 // Writer batches reports into ClickHouse.
@@ -110,14 +127,21 @@ type Writer struct {
 	wake     chan struct{}
 	inserted uint64 // batches written, for tests
 	drain    drainRate
+
+	j        *journal  // nil without Options.Journal
+	failing  bool      // the last write failed for want of ClickHouse; its reports wait in the queue
+	failures int       // consecutive failed writes
+	retryAt  time.Time // when a failed write is tried again
 }
 
 type item struct {
-	rc     store.Received
-	cost   int64
-	queued time.Time
-	done   chan result
-	copies []*item // later copies of this report, answered with it
+	rc       store.Received
+	cost     int64
+	queued   time.Time
+	done     chan result // nil for a report read back from the journal
+	answered bool        // done has had its answer
+	seg      uint64      // the journal segment holding the report
+	copies   []*item     // later copies of this report, answered with it
 }
 
 type result struct {
@@ -125,8 +149,9 @@ type result struct {
 	err       error
 }
 
-// New returns a writer; Run must be running for Submit to succeed.
-func New(st Store, logger *slog.Logger, opt Options) *Writer {
+// New returns a writer; Run must be running for Submit to succeed. With a
+// journal, the reports it holds are queued to be written again.
+func New(st Store, logger *slog.Logger, opt Options) (*Writer, error) {
 	if opt.MaxQueueBytes <= 0 {
 		opt.MaxQueueBytes = 256 << 20
 	}
@@ -145,11 +170,43 @@ func New(st Store, logger *slog.Logger, opt Options) *Writer {
 	if opt.Now == nil {
 		opt.Now = time.Now
 	}
+	if opt.AckAfter <= 0 {
+		opt.AckAfter = time.Second
+	}
 	m := opt.Metrics
 	if m == nil {
 		m = metrics.NewIngest()
 	}
-	return &Writer{st: st, log: logger, opt: opt, m: m, wake: make(chan struct{}, 1), inflight: map[string]*item{}}
+	w := &Writer{st: st, log: logger, opt: opt, m: m, wake: make(chan struct{}, 1), inflight: map[string]*item{}}
+	if opt.Journal == "" {
+		return w, nil
+	}
+	j, back, err := openJournal(opt.Journal, opt.JournalSegmentBytes, logger)
+	if err != nil {
+		return nil, err
+	}
+	w.j = j
+	now := opt.Now()
+	for _, r := range back {
+		cost := int64(r.size) * memoryFactor
+		w.queue = append(w.queue, &item{rc: store.Received{At: r.received, Report: r.report, Size: r.size},
+			cost: cost, queued: now, seg: r.seg})
+		w.bytes += cost
+	}
+	if len(back) > 0 {
+		logger.Info("ingest journal: writing the reports it holds", "reports", len(back), "bytes", j.size())
+	}
+	w.gauges()
+	return w, nil
+}
+
+// gauges updates the queue's gauges; w.mu is held (or w is not shared).
+func (w *Writer) gauges() {
+	w.m.QueueBytes.Set(float64(w.bytes))
+	w.m.QueueReports.Set(float64(len(w.queue)))
+	if w.j != nil {
+		w.m.JournalBytes.Set(float64(w.j.size()))
+	}
 }
 
 // memoryFactor is how many times its canonical JSON size a decoded report
@@ -158,11 +215,16 @@ const memoryFactor = 3
 
 // Submit queues a report and waits until it is stored or refused. It
 // returns duplicate=true when the report had been stored before. A report
-// refused because the queue is full gets a *RetryError.
-func (w *Writer) Submit(ctx context.Context, received time.Time, r *wire.Report) (duplicate bool, err error) {
-	size, err := reportSize(r)
-	if err != nil {
-		return false, err
+// refused because the queue is full, or because ClickHouse is known to be
+// down, gets a *RetryError. With a journal, a report is accepted (nil,
+// duplicate=false) once it is in the journal and has waited AckAfter, or
+// at once when the writers are busy.
+func (w *Writer) Submit(ctx context.Context, received time.Time, r *wire.Report, body Body) (duplicate bool, err error) {
+	size := body.Size
+	if size <= 0 {
+		if size, err = reportSize(r); err != nil {
+			return false, err
+		}
 	}
 	cost := int64(size) * memoryFactor
 	it := &item{rc: store.Received{At: received, Report: r, Size: size}, cost: cost, done: make(chan result, 1)}
@@ -172,6 +234,11 @@ func (w *Writer) Submit(ctx context.Context, received time.Time, r *wire.Report)
 		w.mu.Unlock()
 		w.m.Reports.WithLabelValues("unavailable").Inc()
 		return false, ErrStopped
+	case w.failing:
+		after := max(w.retryAt.Sub(w.opt.Now()), minRetryAfter)
+		w.mu.Unlock()
+		w.m.Reports.WithLabelValues("unavailable").Inc()
+		return false, &RetryError{Err: ErrStoreDown, After: after.Round(time.Second)}
 	case w.bytes+cost > w.opt.MaxQueueBytes && w.bytes > 0:
 		after := w.drain.wait(w.bytes)
 		w.mu.Unlock()
@@ -179,28 +246,81 @@ func (w *Writer) Submit(ctx context.Context, received time.Time, r *wire.Report)
 		w.m.Reports.WithLabelValues("unavailable").Inc()
 		return false, &RetryError{Err: ErrQueueFull, After: after}
 	}
+	w.bytes += cost // held while the report is journaled
+	w.mu.Unlock()
+	if w.j != nil {
+		if body.Data == nil {
+			if body.Data, err = json.Marshal(r); err != nil {
+				return false, fmt.Errorf("encoding report %s: %w", r.ID, err)
+			}
+			body.Gzip = false
+		}
+		seg, err := w.j.append(encodeRecord(received, size, body))
+		if err != nil {
+			w.mu.Lock()
+			w.bytes -= cost
+			w.mu.Unlock()
+			w.m.Errors.WithLabelValues("journal").Inc()
+			w.m.Reports.WithLabelValues("unavailable").Inc()
+			return false, err
+		}
+		it.seg = seg
+	}
+	w.mu.Lock()
+	if w.stopped {
+		// Too late for this run; the journal has it for the next.
+		w.bytes -= cost
+		w.mu.Unlock()
+		if w.j != nil {
+			return false, nil
+		}
+		w.m.Reports.WithLabelValues("unavailable").Inc()
+		return false, ErrStopped
+	}
 	it.queued = w.opt.Now()
-	w.bytes += cost
 	w.queue = append(w.queue, it)
-	w.m.QueueBytes.Set(float64(w.bytes))
-	w.m.QueueReports.Set(float64(len(w.queue)))
+	// While a batch is being written this report waits for the next one:
+	// at least one write's time, under load several. It is safe in the
+	// journal already, so the agent is answered now.
+	busy := w.writing > 0 || len(w.queue) > w.opt.MaxBatchReports
+	w.gauges()
 	w.mu.Unlock()
 	w.signal()
+	var ack <-chan time.Time
+	if w.j != nil {
+		wait := w.opt.AckAfter
+		if busy {
+			wait = 0
+		}
+		t := time.NewTimer(wait)
+		defer t.Stop()
+		ack = t.C
+	}
 	select {
 	case res := <-it.done:
 		return res.duplicate, res.err
+	case <-ack:
+		// On disk, and written to ClickHouse as soon as it can be.
+		w.m.Acked.Inc()
+		return false, nil
 	case <-ctx.Done():
+		if w.j != nil {
+			return false, nil
+		}
 		// The report may still be written; the agent's retry will then be
 		// answered as a duplicate.
 		return false, fmt.Errorf("waiting for the report to be stored: %w", ctx.Err())
 	}
 }
 
-func (w *Writer) signal() {
-	select {
-	case w.wake <- struct{}{}:
-	default:
-	}
+// Body is a report as it arrived, kept in the journal: its JSON, gzip
+// compressed when Gzip is set. A nil Data means the report's own JSON.
+// Size is the length of its JSON (reports.size_bytes); zero means the
+// length of the report's canonical JSON.
+type Body struct {
+	Data []byte
+	Gzip bool
+	Size int
 }
 
 // reportSize is the size of the report's canonical JSON encoding
@@ -220,6 +340,17 @@ func (c *countingWriter) Write(p []byte) (int, error) {
 	return len(p), nil
 }
 
+// ErrStoreDown is returned, inside a *RetryError, while the writer waits
+// to try ClickHouse again after a failed write.
+var ErrStoreDown = fmt.Errorf("%w: ClickHouse is unavailable", store.ErrUnavailable)
+
+func (w *Writer) signal() {
+	select {
+	case w.wake <- struct{}{}:
+	default:
+	}
+}
+
 // Batches returns how many batches have been written, for tests.
 func (w *Writer) Batches() uint64 {
 	w.mu.Lock()
@@ -228,10 +359,18 @@ func (w *Writer) Batches() uint64 {
 }
 
 // Run writes batches until ctx is done, then refuses new reports, writes
-// what is queued and returns once every write has ended.
+// what is queued and returns once every write has ended. With a journal,
+// what cannot be written then stays in the journal for the next run.
 func (w *Writer) Run(ctx context.Context) {
 	var wg sync.WaitGroup
-	defer wg.Wait()
+	defer func() {
+		wg.Wait()
+		if w.j != nil {
+			if err := w.j.close(); err != nil {
+				w.log.Warn("closing the ingest journal", "error", err)
+			}
+		}
+	}()
 	timer := time.NewTimer(time.Hour)
 	defer timer.Stop()
 	for {
@@ -299,6 +438,11 @@ func (w *Writer) next(stopping bool) (batch []*item, wait time.Duration) {
 	if w.writing >= w.opt.Writers {
 		return nil, -1
 	}
+	if w.failing && !stopping {
+		if wait := w.retryAt.Sub(w.opt.Now()); wait > 0 {
+			return nil, wait
+		}
+	}
 	maxBytes := max(w.opt.MaxQueueBytes/4, 1)
 	n, bytes := 0, int64(0)
 	for n < len(w.queue) && n < w.opt.MaxBatchReports && (n == 0 || bytes+w.queue[n].cost <= maxBytes) {
@@ -341,12 +485,16 @@ func (w *Writer) next(stopping bool) (batch []*item, wait time.Duration) {
 	return batch, 0
 }
 
-// flush writes one batch and frees its place in the queue.
+// flush writes one batch and frees its place in the queue. With a
+// journal, the reports of a batch that could not be written for want of
+// ClickHouse go back to the head of the queue, and are tried again after a
+// pause that grows with each failure.
 func (w *Writer) flush(ctx context.Context, batch []*item) {
 	start := w.opt.Now()
 	wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), w.opt.WriteTimeout)
-	ok := w.write(wctx, batch)
+	ok, again := w.write(wctx, batch)
 	cancel()
+	stopping := ctx.Err() != nil
 	var freed int64
 	for _, it := range batch {
 		freed += it.cost
@@ -360,13 +508,50 @@ func (w *Writer) flush(ctx context.Context, batch []*item) {
 	w.bytes -= freed
 	w.writing--
 	w.inserted++
-	if ok {
+	var copies []*item
+	for _, it := range again {
+		copies = append(copies, it.copies...)
+		it.copies = nil
+	}
+	back := append(slices.Clip(again), copies...)
+	// They are in the journal: answer the requests still waiting now
+	// rather than after AckAfter.
+	for _, it := range back {
+		w.notify(it, result{})
+	}
+	switch {
+	case len(back) > 0 && !stopping:
+		for _, it := range again {
+			w.bytes += it.cost // back in the queue; the copies still count
+		}
+		w.queue = append(back, w.queue...)
+		w.failures++
+		w.failing = true
+		pause := min(time.Duration(1<<min(w.failures-1, 5))*time.Second, 30*time.Second)
+		w.retryAt = w.opt.Now().Add(pause)
+		w.log.Warn("ClickHouse unavailable: reports kept in the journal, writing again later",
+			"reports", len(back), "retry_in", pause)
+	case len(back) > 0:
+		// Stopping: the journal keeps them for the next run.
+		for _, it := range copies {
+			w.bytes -= it.cost
+		}
+	case ok:
+		w.failing, w.failures = false, 0
 		w.drain.add(freed, start, w.opt.Now())
 		w.m.DrainRate.Set(w.drain.rate())
 	}
 	w.m.Writing.Set(float64(w.writing))
-	w.m.QueueBytes.Set(float64(w.bytes))
+	w.gauges()
 	w.mu.Unlock()
+}
+
+// notify gives a waiting request its answer, once.
+func (w *Writer) notify(it *item, res result) {
+	if it.done != nil && !it.answered {
+		it.answered = true
+		it.done <- res
+	}
 }
 
 // answer tells a waiting request, and the copies of its report that
@@ -382,7 +567,7 @@ func (w *Writer) answer(it *item, res result) {
 		outcome = "duplicate"
 	}
 	w.m.Reports.WithLabelValues(outcome).Inc()
-	it.done <- res
+	w.notify(it, res)
 	// Copies that come after this are written in a batch of their own,
 	// which finds the report stored.
 	w.mu.Lock()
@@ -395,6 +580,12 @@ func (w *Writer) answer(it *item, res result) {
 		w.bytes -= c.cost
 	}
 	w.mu.Unlock()
+	if w.j != nil {
+		w.j.done(it.seg)
+		for _, c := range copies {
+			w.j.done(c.seg)
+		}
+	}
 	for _, c := range copies {
 		cres := res
 		if res.err == nil {
@@ -403,13 +594,15 @@ func (w *Writer) answer(it *item, res result) {
 		} else {
 			w.m.Reports.WithLabelValues(outcome).Inc()
 		}
-		c.done <- cres
+		w.notify(c, cres)
 	}
 }
 
 // write stores a batch and answers every item in it; it reports whether
-// the batch reached ClickHouse.
-func (w *Writer) write(ctx context.Context, batch []*item) bool {
+// the batch reached ClickHouse. With a journal, the reports that could not
+// be written for want of ClickHouse are returned, unanswered, to be tried
+// again; a report ClickHouse refuses is kept in the journal's rejected/.
+func (w *Writer) write(ctx context.Context, batch []*item) (ok bool, again []*item) {
 	// The batch holds one copy of each report (next attached the others
 	// to it).
 	ids := make([]string, len(batch))
@@ -420,10 +613,13 @@ func (w *Writer) write(ctx context.Context, batch []*item) bool {
 	if err != nil {
 		w.m.Errors.WithLabelValues(errorKind(err)).Inc()
 		w.log.Warn("cannot check reports for duplicates", "reports", len(ids), "error", err)
+		if w.j != nil {
+			return false, batch
+		}
 		for _, it := range batch {
 			w.answer(it, result{err: err})
 		}
-		return false
+		return false, nil
 	}
 	var todo []*item
 	for _, it := range batch {
@@ -434,25 +630,43 @@ func (w *Writer) write(ctx context.Context, batch []*item) bool {
 		}
 	}
 	if len(todo) == 0 {
-		return true
+		return true, nil
 	}
 	err = w.store(ctx, todo)
 	if errors.Is(err, store.ErrInsert) && len(todo) > 1 {
 		// One bad report must not sink the others: write them one by one.
 		w.log.Warn("batch refused, writing its reports one by one", "reports", len(todo), "error", err)
 		for _, it := range todo {
-			w.answer(it, result{err: w.store(ctx, []*item{it})})
+			err := w.store(ctx, []*item{it})
+			if err != nil && w.j != nil && !errors.Is(err, store.ErrInsert) {
+				again = append(again, it)
+				continue
+			}
+			w.settle(it, err)
 		}
-		return true
+		return len(again) == 0, again
 	}
 	if err != nil {
 		w.log.Warn("batch not stored", "reports", len(todo), "error", err)
+		if w.j != nil && !errors.Is(err, store.ErrInsert) {
+			return false, todo
+		}
 	}
 	w.m.BatchReports.Observe(float64(len(todo)))
 	for _, it := range todo {
-		w.answer(it, result{err: err})
+		w.settle(it, err)
 	}
-	return err == nil
+	return err == nil, nil
+}
+
+// settle answers a report that has been written or refused for good; a
+// refused report is kept in the journal's rejected/ for an operator.
+func (w *Writer) settle(it *item, err error) {
+	if err != nil && w.j != nil {
+		w.log.Error("ClickHouse refused a report; kept in the journal's rejected/", "report_id", it.rc.Report.ID, "error", err)
+		w.j.reject(it.rc.Report, err)
+	}
+	w.answer(it, result{err: err})
 }
 
 func (w *Writer) store(ctx context.Context, items []*item) error {

@@ -46,7 +46,10 @@ func counter(t *testing.T, c prometheus.Counter) float64 {
 
 func start(t *testing.T, st ingest.Store, opt ingest.Options) *ingest.Writer {
 	t.Helper()
-	w := ingest.New(st, slog.New(slog.NewTextHandler(io.Discard, nil)), opt)
+	w, err := ingest.New(st, slog.New(slog.NewTextHandler(io.Discard, nil)), opt)
+	if err != nil {
+		t.Fatal(err)
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() { defer close(done); w.Run(ctx) }()
@@ -74,7 +77,7 @@ func TestBatching(t *testing.T) {
 	errs := make(chan error, n)
 	for i := range n {
 		wg.Go(func() {
-			_, err := w.Submit(context.Background(), time.Now(), report(uuid.NewString(), fmt.Sprintf("r-%d", i)))
+			_, err := w.Submit(context.Background(), time.Now(), report(uuid.NewString(), fmt.Sprintf("r-%d", i)), ingest.Body{})
 			errs <- err
 		})
 	}
@@ -116,7 +119,7 @@ func TestConcurrentRetriesCountedOnce(t *testing.T) {
 	stored := 0
 	for i := range copies {
 		wg.Go(func() {
-			dup, err := ws[i%2].Submit(context.Background(), time.Now(), rep)
+			dup, err := ws[i%2].Submit(context.Background(), time.Now(), rep, ingest.Body{})
 			if err != nil {
 				t.Error(err)
 				return
@@ -133,7 +136,7 @@ func TestConcurrentRetriesCountedOnce(t *testing.T) {
 		t.Errorf("%d copies answered as stored, want 1 (2 when both collectors raced)", stored)
 	}
 	// A retry after a lost reply is a duplicate.
-	if dup, err := ws[0].Submit(context.Background(), time.Now(), rep); err != nil || !dup {
+	if dup, err := ws[0].Submit(context.Background(), time.Now(), rep, ingest.Body{}); err != nil || !dup {
 		t.Errorf("retry after the write = duplicate %v, %v; want a duplicate", dup, err)
 	}
 	hosts, err := db.ListHosts(context.Background())
@@ -159,7 +162,7 @@ func TestQueueBound(t *testing.T) {
 	results := make(chan error, 50)
 	for range 50 {
 		wg.Go(func() {
-			_, err := w.Submit(context.Background(), time.Now(), report(uuid.NewString(), uuid.NewString()))
+			_, err := w.Submit(context.Background(), time.Now(), report(uuid.NewString(), uuid.NewString()), ingest.Body{})
 			results <- err
 		})
 	}
@@ -237,7 +240,7 @@ func TestCopyWhileWriting(t *testing.T) {
 	}
 	answers := make(chan answer, 2)
 	submit := func() {
-		dup, err := w.Submit(context.Background(), time.Now(), rep)
+		dup, err := w.Submit(context.Background(), time.Now(), rep, ingest.Body{})
 		answers <- answer{dup, err}
 	}
 	go submit()
@@ -269,7 +272,7 @@ func TestCopyWhileWriting(t *testing.T) {
 		t.Errorf("the report was written %d times, want once", len(g.written))
 	}
 	// A retry after the write is a duplicate too.
-	if dup, err := w.Submit(context.Background(), time.Now(), rep); err != nil || !dup {
+	if dup, err := w.Submit(context.Background(), time.Now(), rep, ingest.Body{}); err != nil || !dup {
 		t.Errorf("retry after the write = %v, %v; want a duplicate", dup, err)
 	}
 }
@@ -299,7 +302,7 @@ func TestRetryAfterFollowsDrainRate(t *testing.T) {
 	// A few reports written at 10s each.
 	for range 3 {
 		g.release <- struct{}{}
-		if _, err := w.Submit(context.Background(), time.Now(), report(uuid.NewString(), uuid.NewString())); err != nil {
+		if _, err := w.Submit(context.Background(), time.Now(), report(uuid.NewString(), uuid.NewString()), ingest.Body{}); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -314,7 +317,7 @@ func TestRetryAfterFollowsDrainRate(t *testing.T) {
 	refused := make(chan error, 10)
 	for range 10 {
 		wg.Go(func() {
-			_, err := w.Submit(context.Background(), time.Now(), report(uuid.NewString(), uuid.NewString()))
+			_, err := w.Submit(context.Background(), time.Now(), report(uuid.NewString(), uuid.NewString()), ingest.Body{})
 			if err != nil {
 				refused <- err
 			}
@@ -334,4 +337,15 @@ func TestRetryAfterFollowsDrainRate(t *testing.T) {
 		t.Errorf("Retry-After = %v, want %v to %v: %.1f reports queued, drained at one per 10s", re.After, lo, hi, fit)
 	}
 	t.Logf("Retry-After %v for %.1f reports queued", re.After, fit)
+}
+
+func waitUntil(t *testing.T, what string, d time.Duration, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(d)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out after %v waiting for %s", d, what)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
 }

@@ -27,8 +27,10 @@ type Ingest struct {
 	QueueBytes    prometheus.Gauge
 	QueueReports  prometheus.Gauge
 	BatchReports  prometheus.Histogram
-	DrainRate     prometheus.Gauge // bytes/s the writers empty the queue at, which Retry-After derives from
-	Writing       prometheus.Gauge // batches being written
+	DrainRate     prometheus.Gauge   // bytes/s the writers empty the queue at, which Retry-After derives from
+	Writing       prometheus.Gauge   // batches being written
+	JournalBytes  prometheus.Gauge   // bytes of the ingest journal on disk
+	Acked         prometheus.Counter // reports answered from the journal before ClickHouse had them
 }
 
 // NewIngest makes the ingest metrics without registering them.
@@ -53,7 +55,7 @@ func NewIngest() *Ingest {
 		}, []string{"table"}),
 		Errors: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Namespace: "umbra", Subsystem: "ingest", Name: "errors_total",
-			Help: "Ingest errors by kind: unavailable, queue_full, insert, dedup_check.",
+			Help: "Ingest errors by kind: unavailable, queue_full, insert, journal, other.",
 		}, []string{"kind"}),
 		QueueBytes: prometheus.NewGauge(prometheus.GaugeOpts{
 			Namespace: "umbra", Subsystem: "ingest", Name: "queue_bytes",
@@ -76,11 +78,19 @@ func NewIngest() *Ingest {
 			Namespace: "umbra", Subsystem: "ingest", Name: "batches_writing",
 			Help: "Batches being written to ClickHouse.",
 		}),
+		JournalBytes: prometheus.NewGauge(prometheus.GaugeOpts{
+			Namespace: "umbra", Subsystem: "ingest", Name: "journal_bytes",
+			Help: "Bytes of the ingest journal on disk: reports not yet written to ClickHouse, and the last ones written.",
+		}),
+		Acked: prometheus.NewCounter(prometheus.CounterOpts{
+			Namespace: "umbra", Subsystem: "ingest", Name: "journal_acks_total",
+			Help: "Reports answered once in the journal, before ClickHouse had them (it was slower than the ack wait, or down).",
+		}),
 	}
 }
 
 func (m *Ingest) collectors() []prometheus.Collector {
-	return []prometheus.Collector{m.Reports, m.Rows, m.Inserts, m.InsertSeconds, m.Errors, m.QueueBytes, m.QueueReports, m.BatchReports, m.DrainRate, m.Writing}
+	return []prometheus.Collector{m.Reports, m.Rows, m.Inserts, m.InsertSeconds, m.Errors, m.QueueBytes, m.QueueReports, m.BatchReports, m.DrainRate, m.Writing, m.JournalBytes, m.Acked}
 }
 
 // New returns a registry with the Go runtime, process and collector

@@ -52,10 +52,14 @@ func Run(ctx context.Context, cfg config.Config, logger *slog.Logger) error {
 	authn := auth.NewAuthenticator(db, cfg.AuthCacheTTL, nil)
 	svc := auth.NewService(db, authn, nil)
 	reg := metrics.New()
-	ing := ingest.New(db, logger, ingest.Options{
+	ing, err := ingest.New(db, logger, ingest.Options{
 		MaxQueueBytes: cfg.Ingest.MaxQueueBytes, FlushInterval: cfg.Ingest.FlushInterval,
 		MaxBatchReports: cfg.Ingest.MaxBatchReports, Metrics: reg.Ingest,
+		Journal: filepath.Join(cfg.StateDir, "journal"), AckAfter: cfg.Ingest.AckWait,
 	})
+	if err != nil {
+		return err
+	}
 	ingDone := make(chan struct{})
 	ingCtx, stopIngest := context.WithCancel(context.WithoutCancel(ctx))
 	go func() { defer close(ingDone); ing.Run(ingCtx) }()
