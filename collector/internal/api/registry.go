@@ -1,9 +1,14 @@
 package api
 
 import (
+	"bufio"
+	"context"
+	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
+	"strconv"
 	"strings"
 	"time"
 
@@ -324,25 +329,88 @@ func (h *handler) postReconcile(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, st)
 }
 
+// MaxFindingsPage bounds the limit of GET PathFindings.
+const MaxFindingsPage = 10_000
+
+// FindingsPage is the answer of GET PathFindings: the findings and how
+// many the filter selects. Without a limit every finding is sent,
+// streamed, and Total follows them.
+type FindingsPage struct {
+	Findings []reconcile.StoredFinding `json:"findings"`
+	Total    uint64                    `json:"total"`
+}
+
+// getFindings answers GET PathFindings?kind=&state=&limit=. With a limit
+// (1 to MaxFindingsPage) it sends the first page and the total: the open
+// unregistered devices (the shadow report's first page) come from the
+// reconciler's memory. Without one it streams every selected finding as
+// ClickHouse sends them, so an export of a million costs one at a time.
 func (h *handler) getFindings(w http.ResponseWriter, r *http.Request) {
 	e, ok := h.engine(w)
 	if !ok {
 		return
 	}
-	ctx, cancel := h.ctx(r)
-	defer cancel()
-	f := reconcile.FindingFilter{Kind: r.URL.Query().Get("kind"), State: r.URL.Query().Get("state")}
+	q := r.URL.Query()
+	f := reconcile.FindingFilter{Kind: q.Get("kind"), State: q.Get("state")}
 	if err := f.Check(); err != nil {
 		writeProblem(w, http.StatusBadRequest, wire.Problem{Error: err.Error()})
 		return
 	}
-	fs, err := e.ListFindings(ctx, f)
-	if err != nil {
-		h.fail(w, r, err)
+	if v := q.Get("limit"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 || n > MaxFindingsPage {
+			writeProblem(w, http.StatusBadRequest, wire.Problem{Error: fmt.Sprintf("limit %q: want a number from 1 to %d", truncate(v, 32), MaxFindingsPage)})
+			return
+		}
+		ctx, cancel := h.ctx(r)
+		defer cancel()
+		fs, total, err := e.FindingsPage(ctx, f, n)
+		if err != nil {
+			h.fail(w, r, err)
+			return
+		}
+		writeJSON(w, http.StatusOK, FindingsPage{Findings: fs, Total: total})
 		return
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"findings": fs})
+	// An export may take minutes at scale; the client going away ends it.
+	ctx, cancel := context.WithTimeout(r.Context(), max(h.opt.StoreTimeout, exportTimeout))
+	defer cancel()
+	bw := bufio.NewWriterSize(w, 64<<10)
+	enc := json.NewEncoder(bw)
+	var n uint64
+	err := e.EachFinding(ctx, f, func(x *reconcile.StoredFinding) error {
+		if n == 0 {
+			w.Header().Set("Content-Type", "application/json")
+			w.Header().Set("X-Content-Type-Options", "nosniff")
+			w.WriteHeader(http.StatusOK)
+			_, _ = bw.WriteString(`{"findings":[`)
+		} else {
+			_ = bw.WriteByte(',')
+		}
+		n++
+		return enc.Encode(x)
+	})
+	if err != nil {
+		if n == 0 {
+			h.fail(w, r, err)
+			return
+		}
+		// The answer has begun: it ends unfinished, which a client reading
+		// it sees as an error.
+		h.log.Warn("streaming findings failed", "remote_addr", r.RemoteAddr, "findings_sent", n, "error", err)
+		_ = bw.Flush()
+		return
+	}
+	if n == 0 {
+		writeJSON(w, http.StatusOK, FindingsPage{Findings: []reconcile.StoredFinding{}})
+		return
+	}
+	fmt.Fprintf(bw, `],"total":%d}`+"\n", n)
+	_ = bw.Flush()
 }
+
+// exportTimeout bounds a streamed export of findings.
+const exportTimeout = 30 * time.Minute
 
 // AckRequest is the body of POST PathFindings/{id}/ack.
 type AckRequest struct {

@@ -144,7 +144,8 @@ func (cf *clientFlags) client(cmd string, stderr io.Writer) (*client, int) {
 }
 
 // do sends a request with an optional JSON body and decodes a JSON answer
-// into out (if not nil).
+// into out (if not nil). An out of type func(io.Reader) error reads a
+// successful answer as it arrives (an export of any size).
 func (c *client) do(ctx context.Context, method, path string, body, out any) error {
 	path, query, _ := strings.Cut(path, "?")
 	u := c.base.JoinPath(path)
@@ -174,6 +175,12 @@ func (c *client) do(ctx context.Context, method, path string, body, out any) err
 		return fmt.Errorf("cannot reach the collector at %s: %w", c.base.Redacted(), err)
 	}
 	defer resp.Body.Close()
+	if stream, ok := out.(func(io.Reader) error); ok && resp.StatusCode/100 == 2 {
+		if err := stream(resp.Body); err != nil {
+			return fmt.Errorf("reading the answer of %s: %w", u.Redacted(), err)
+		}
+		return nil
+	}
 	data, err := io.ReadAll(io.LimitReader(resp.Body, 256<<20))
 	if err != nil {
 		return fmt.Errorf("reading the answer of %s: %w", u.Redacted(), err)

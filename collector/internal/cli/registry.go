@@ -34,6 +34,7 @@ func regCmd(ctx context.Context, noun string, args []string, stdout, stderr io.W
 	cf := addClientFlags(fs, getenv)
 	asJSON := fs.Bool("json", false, "print JSON")
 	asCSV := fs.Bool("csv", false, "print CSV (spreadsheet formulas neutralised)")
+	all := fs.Bool("all", false, "report shadow: every unregistered device, not the first page (--csv and --json always export all)")
 	var a registry.Asset
 	var macs, category, lifecycle string
 	fs.StringVar(&a.Tag, "tag", "", "asset tag")
@@ -65,7 +66,7 @@ func regCmd(ctx context.Context, noun string, args []string, stdout, stderr io.W
 	fs.Usage = func() {
 		fmt.Fprintf(fs.Output(), "Usage: umbra asset add|list|show ID|update ID|retire ID|import FILE|export\n"+
 			"       umbra device list|explain ID|split\n       umbra finding list|ack ID|register ID\n"+
-			"       umbra reconcile now\n       umbra report shadow [--json|--csv] | kpi [--json]\n       umbra software-rule add|list\n\nImport formats:\n%s\n\nFlags:\n", registry.FormatDoc)
+			"       umbra reconcile now\n       umbra report shadow [--all|--json|--csv] | kpi [--json]\n       umbra software-rule add|list\n\nImport formats:\n%s\n\nFlags:\n", registry.FormatDoc)
 		fs.PrintDefaults()
 	}
 	// Flags may follow the positional argument: umbra finding ack ID --reason R.
@@ -274,11 +275,11 @@ func regCmd(ctx context.Context, noun string, args []string, stdout, stderr io.W
 		fmt.Fprintf(stdout, "reconciled %d observations into %d devices: %d open findings (%d new, %d resolved, %d unchanged) in %d ms\n",
 			st.Observations, st.Devices, st.Open, st.Opened, st.Resolved, st.Unchanged, st.DurationMS)
 		return exitOK
-	case "finding list", "report shadow":
+	case "report shadow":
+		return reportShadow(ctx, c, stdout, *all, *asJSON, *asCSV, fail)
+	case "finding list":
 		q := url.Values{}
-		if noun == "report" {
-			q.Set("kind", reconcile.KindUnregisteredDevice)
-		} else if *kind != "" {
+		if *kind != "" {
 			q.Set("kind", *kind)
 		}
 		if *state != "" {
@@ -295,9 +296,6 @@ func regCmd(ctx context.Context, noun string, args []string, stdout, stderr io.W
 		}
 		if *asCSV {
 			return writeFindingsCSV(stdout, out.Findings, fail)
-		}
-		if noun == "report" {
-			return writeShadow(stdout, out.Findings, fail)
 		}
 		tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
 		fmt.Fprintln(tw, "FINDING\tKIND\tSTATE\tSEVERITY\tTITLE\tSEEN BY\tWHERE\tLAST SEEN")
@@ -396,7 +394,7 @@ func regCmd(ctx context.Context, noun string, args []string, stdout, stderr io.W
 // writeShadow prints the unregistered-device report: one row per device
 // with what it probably is, who saw it, where and when, then why each is
 // flagged.
-func writeShadow(w io.Writer, fs []reconcile.StoredFinding, fail func(error) int) int {
+func writeShadow(w io.Writer, fs []reconcile.StoredFinding, total uint64, fail func(error) int) int {
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "FINDING\tSEVERITY\tSTATE\tDEVICE\tPROBABLY\tSEEN BY\tHOW\tWHERE\tFIRST SEEN\tLAST SEEN")
 	now := time.Now()
@@ -421,6 +419,10 @@ func writeShadow(w io.Writer, fs []reconcile.StoredFinding, fail func(error) int
 		if f.Ack != nil {
 			fmt.Fprintf(w, "  acknowledged by %s at %s: %s\n", sanitize(f.Ack.By), f.Ack.At.UTC().Format(time.RFC3339), sanitize(f.Ack.Reason))
 		}
+	}
+	if more := total - min(total, uint64(len(fs))); more > 0 {
+		fmt.Fprintf(w, "\n%d unregistered devices: the %d seen last are shown, %d more (umbra report shadow --all, or --csv or --json to export them all)\n", total, len(fs), more)
+		return exitOK
 	}
 	fmt.Fprintf(w, "\n%d unregistered devices\n", len(fs))
 	return exitOK
@@ -524,21 +526,30 @@ func neutral(s string) string {
 
 func writeFindingsCSV(w io.Writer, fs []reconcile.StoredFinding, fail func(error) int) int {
 	cw := csv.NewWriter(w)
-	_ = cw.Write([]string{"id", "kind", "state", "severity", "title", "why", "first_seen", "last_seen", "seen_by", "methods", "subnets", "switch_ports", "ips", "macs", "hostnames", "vendor", "kinds", "device_id", "asset_id"})
-	for _, f := range fs {
-		rec := []string{f.ID, f.Kind, f.State, f.Severity, f.Title, f.Why, f.FirstSeen.Format(time.RFC3339), f.LastSeen.Format(time.RFC3339),
-			strings.Join(f.SeenBy, " "), strings.Join(f.Methods, " "), strings.Join(f.Subnets, " "), strings.Join(f.SwitchPorts, " "),
-			strings.Join(f.IPs, " "), strings.Join(f.MACs, " "), strings.Join(f.Hostnames, " "), f.Vendor, strings.Join(f.Kinds, " "), f.DeviceID, f.AssetID}
-		for i := range rec {
-			rec[i] = neutral(rec[i])
-		}
-		_ = cw.Write(rec)
+	_ = cw.Write(findingCSVHeader)
+	for i := range fs {
+		_ = cw.Write(findingCSV(&fs[i]))
 	}
 	cw.Flush()
 	if err := cw.Error(); err != nil {
 		return fail(err)
 	}
 	return exitOK
+}
+
+var findingCSVHeader = []string{"id", "kind", "state", "severity", "title", "why", "first_seen", "last_seen", "seen_by", "methods", "subnets", "switch_ports",
+	"ips", "macs", "hostnames", "vendor", "kinds", "device_id", "asset_id"}
+
+// findingCSV is a finding's CSV record, every cell neutralised against
+// spreadsheet formulas.
+func findingCSV(f *reconcile.StoredFinding) []string {
+	rec := []string{f.ID, f.Kind, f.State, f.Severity, f.Title, f.Why, f.FirstSeen.Format(time.RFC3339), f.LastSeen.Format(time.RFC3339),
+		strings.Join(f.SeenBy, " "), strings.Join(f.Methods, " "), strings.Join(f.Subnets, " "), strings.Join(f.SwitchPorts, " "),
+		strings.Join(f.IPs, " "), strings.Join(f.MACs, " "), strings.Join(f.Hostnames, " "), f.Vendor, strings.Join(f.Kinds, " "), f.DeviceID, f.AssetID}
+	for i := range rec {
+		rec[i] = neutral(rec[i])
+	}
+	return rec
 }
 
 // raw sends a body of any content type and copies or decodes the answer:

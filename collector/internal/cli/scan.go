@@ -537,7 +537,7 @@ func showNewFindings(ctx context.Context, c *client, since time.Time, stdout, st
 		return
 	}
 	fmt.Fprintf(stdout, "%d new unregistered devices:\n", len(fresh))
-	writeShadow(stdout, fresh, func(err error) int {
+	writeShadow(stdout, fresh, uint64(len(fresh)), func(err error) int {
 		fmt.Fprintln(stderr, "umbra scan create:", err)
 		return exitError
 	})

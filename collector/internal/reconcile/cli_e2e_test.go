@@ -3,8 +3,12 @@ package reconcile_test
 import (
 	"bytes"
 	"context"
+	"encoding/csv"
+	"encoding/json"
+	"fmt"
 	"io"
 	"log/slog"
+	"net/http"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
@@ -15,6 +19,7 @@ import (
 
 	"github.com/umbrasec/umbra/collector/internal/api"
 	"github.com/umbrasec/umbra/collector/internal/cli"
+	"github.com/umbrasec/umbra/collector/internal/reconcile"
 	"github.com/umbrasec/umbra/collector/internal/store/storetest"
 )
 
@@ -95,5 +100,91 @@ via, port, open_ports, rtt_us, kinds, kind_reasons, evidence_keys, evidence_valu
 	}
 	if n, err := db.Count(ctx, "SELECT count() FROM device_current FINAL WHERE deleted = 0"); err != nil || n != 2 {
 		t.Errorf("device_current holds %d current devices, %v; want 2", n, err)
+	}
+}
+
+// TestCLIShadowReportPages: umbra report shadow shows the first page of
+// the report (from the reconciler's memory) and says how many more there
+// are; --all, --csv and --json give every unregistered device, streamed.
+func TestCLIShadowReportPages(t *testing.T) {
+	db := storetest.New(t)
+	ctx := context.Background()
+	start := time.Now().UTC().Add(-time.Hour).Truncate(time.Second)
+	if err := reconcile.Generate(ctx, db, reconcile.Generated{Devices: 300, N: 600, Start: start, Step: time.Second, Received: start}); err != nil {
+		t.Fatal(err)
+	}
+	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
+	srv := httptest.NewServer(api.New(db, logger, api.Options{NoAuth: true}))
+	t.Cleanup(srv.Close)
+	cfg := filepath.Join(t.TempDir(), "umbra.json")
+	if err := os.WriteFile(cfg, []byte("{}"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("UMBRA_CONFIG", cfg)
+	t.Setenv("UMBRA_COLLECTOR", srv.URL)
+	umbra := func(args ...string) string {
+		t.Helper()
+		var out, errb bytes.Buffer
+		if code := cli.Run(ctx, args, &out, &errb); code != 0 {
+			t.Fatalf("umbra %s: exit %d: %s%s", strings.Join(args, " "), code, errb.String(), out.String())
+		}
+		return out.String()
+	}
+	umbra("reconcile", "now")
+	row := regexp.MustCompile(`(?m)^(f-[0-9a-f]{16})\s+(low|medium|high)\s`)
+	rows := func(out string) []string {
+		var ids []string
+		for _, m := range row.FindAllStringSubmatch(out, -1) {
+			ids = append(ids, m[1])
+		}
+		return ids
+	}
+	every := umbra("report", "shadow", "--all")
+	all := rows(every)
+	total := len(all)
+	if total <= 100 || !strings.Contains(every, fmt.Sprintf("\n%d unregistered devices\n", total)) {
+		t.Fatalf("--all lists %d devices; want more than a page, and says:\n%s", total, every[max(0, len(every)-300):])
+	}
+	page := umbra("report", "shadow")
+	first := rows(page)
+	want := fmt.Sprintf("%d unregistered devices: the 100 seen last are shown, %d more", total, total-100)
+	if len(first) != 100 || !strings.Contains(page, want) || strings.Join(first, ",") != strings.Join(all[:100], ",") {
+		t.Errorf("the first page lists %d devices (want the first 100 of --all) and lacks %q?\n%s", len(first), want, page[max(0, len(page)-300):])
+	}
+	recs, err := csv.NewReader(strings.NewReader(umbra("report", "shadow", "--csv"))).ReadAll()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(recs) != total+1 || recs[0][0] != "id" || recs[1][0] != all[0] || recs[total][0] != all[total-1] {
+		t.Errorf("--csv has %d records; want a header and the %d devices of --all in order", len(recs), total)
+	}
+	var exp api.FindingsPage
+	if err := json.Unmarshal([]byte(umbra("report", "shadow", "--json")), &exp); err != nil {
+		t.Fatal(err)
+	}
+	if len(exp.Findings) != total || exp.Total != uint64(total) || exp.Findings[0].ID != all[0] {
+		t.Errorf("--json has %d findings, total %d; want the %d of --all", len(exp.Findings), exp.Total, total)
+	}
+	// An acknowledgement shows on the first page at once (the page comes
+	// from memory), and after the next run.
+	umbra("finding", "ack", all[0], "--reason", "lab")
+	ackRow := regexp.MustCompile(`(?m)^` + all[0] + `\s+\S+\s+acknowledged\s`)
+	if page := umbra("report", "shadow"); !ackRow.MatchString(page) {
+		t.Errorf("the first page does not show %s acknowledged:\n%s", all[0], page[:min(len(page), 600)])
+	}
+	umbra("reconcile", "now")
+	if page := umbra("report", "shadow"); !ackRow.MatchString(page) || len(rows(page)) != 100 {
+		t.Errorf("after a run the first page does not show %s acknowledged:\n%s", all[0], page[:min(len(page), 600)])
+	}
+	// A page beyond the bounds, or not a number, is refused.
+	for _, limit := range []string{"0", "-1", "abc", "10001", "1e3"} {
+		resp, err := http.Get(srv.URL + api.PathFindings + "?kind=unregistered-device&limit=" + limit)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusBadRequest {
+			t.Errorf("limit=%s: %s; want 400", limit, resp.Status)
+		}
 	}
 }

@@ -201,10 +201,9 @@ func Match(a registry.Asset, bySerial, byMAC, byHost map[string][]*Device) (*Dev
 	return nil, ""
 }
 
-// Findings compares devices with the register, the agents and the software
-// catalogue. It is deterministic: the same input gives the same findings.
-func Findings(devs []Device, assets []registry.Asset, software []Software, rules []Rule, p Policy) []Finding {
-	bySerial, byMAC, byHost := map[string][]*Device{}, map[string][]*Device{}, map[string][]*Device{}
+// matchIndex indexes devices by what Match looks them up by, in their order.
+func matchIndex(devs []Device) (bySerial, byMAC, byHost map[string][]*Device) {
+	bySerial, byMAC, byHost = map[string][]*Device{}, map[string][]*Device{}, map[string][]*Device{}
 	for i := range devs {
 		d := &devs[i]
 		for _, s := range d.Serials {
@@ -217,6 +216,13 @@ func Findings(devs []Device, assets []registry.Asset, software []Software, rules
 			byHost[h] = append(byHost[h], d)
 		}
 	}
+	return bySerial, byMAC, byHost
+}
+
+// Findings compares devices with the register, the agents and the software
+// catalogue. It is deterministic: the same input gives the same findings.
+func Findings(devs []Device, assets []registry.Asset, software []Software, rules []Rule, p Policy) []Finding {
+	bySerial, byMAC, byHost := matchIndex(devs)
 	var out []Finding
 	claimed := map[string]bool{}
 	for _, a := range assets {

@@ -801,18 +801,23 @@ func build(g *graph, ps []*placed, subnets []netip.Prefix) []Device {
 const maxEvidence = 200
 
 func latest(m map[string]time.Time, n int) []string {
-	ks := make([]string, 0, len(m))
-	for k := range m {
-		ks = append(ks, k)
+	type kt struct {
+		k string
+		t time.Time
 	}
-	sort.Slice(ks, func(i, j int) bool {
-		if !m[ks[i]].Equal(m[ks[j]]) {
-			return m[ks[i]].After(m[ks[j]])
+	kts := make([]kt, 0, len(m))
+	for k, t := range m {
+		kts = append(kts, kt{k, t})
+	}
+	slices.SortFunc(kts, func(a, b kt) int {
+		if c := b.t.Compare(a.t); c != 0 {
+			return c
 		}
-		return ks[i] < ks[j]
+		return strings.Compare(a.k, b.k)
 	})
-	if len(ks) > n {
-		ks = ks[:n]
+	ks := make([]string, 0, min(n, len(kts)))
+	for _, x := range kts[:min(n, len(kts))] {
+		ks = append(ks, x.k)
 	}
 	return ks
 }

@@ -2,9 +2,11 @@ package reconcile
 
 import (
 	"net/netip"
+	"runtime"
 	"slices"
 	"sort"
 	"strings"
+	"sync"
 	"time"
 )
 
@@ -209,8 +211,7 @@ func inWindow(t time.Time, x *held) bool {
 
 // contribution is what a holder adds to the device of its node.
 func (h *holder) contribution() *agg {
-	c := h.a
-	c.hosts, c.ips, c.vendors, c.kinds = slices.Clone(c.hosts), slices.Clone(c.ips), slices.Clone(c.vendors), slices.Clone(c.kinds)
+	c := h.a // its slices are shared: devAcc.add only reads them
 	c.ids, c.ev = nil, nil
 	if h.rs {
 		c.ids = []Identifier{{ID: h.node, FirstSeen: h.a.first, LastSeen: h.a.last}}
@@ -519,11 +520,16 @@ func (s *Incremental) Changes() (changed []Device, gone []string) {
 			delete(s.rootOf, id)
 		}
 	}
+	rs := make([]string, 0, len(roots))
 	for r := range roots {
-		d, ok := s.device(r)
-		if !ok {
+		rs = append(rs, r)
+	}
+	devs, oks := s.devices(rs)
+	for i, r := range rs {
+		if !oks[i] {
 			continue
 		}
+		d := devs[i]
 		s.devRoot[r] = d.ID
 		s.rootOf[d.ID] = r
 		delete(prev, d.ID)
@@ -536,6 +542,25 @@ func (s *Incremental) Changes() (changed []Device, gone []string) {
 	sort.Strings(gone)
 	s.touched, s.oldRoots, s.all = map[string]bool{}, map[string]bool{}, false
 	return changed, gone
+}
+
+// devices builds the devices of roots, on every processor when they are
+// many: building reads the graph and the summaries, and changes nothing.
+func (s *Incremental) devices(roots []string) ([]Device, []bool) {
+	devs, oks := make([]Device, len(roots)), make([]bool, len(roots))
+	workers := min(runtime.GOMAXPROCS(0), 1+len(roots)/256)
+	var wg sync.WaitGroup
+	for w := range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := w; i < len(roots); i += workers {
+				devs[i], oks[i] = s.device(roots[i])
+			}
+		}()
+	}
+	wg.Wait()
+	return devs, oks
 }
 
 // Device builds the device of that id as of the last Changes.
@@ -605,14 +630,9 @@ func (d *devAcc) add(a *agg) {
 	for _, x := range a.kinds {
 		d.kinds[x.v] += x.n
 	}
-	for name, vs := range map[string][]string{"observer": a.observers, "method": a.methods, "port": a.ports} {
-		for _, v := range vs {
-			if d.set[name] == nil {
-				d.set[name] = map[string]bool{}
-			}
-			d.set[name][v] = true
-		}
-	}
+	d.addSet("observer", a.observers)
+	d.addSet("method", a.methods)
+	d.addSet("port", a.ports)
 	for _, x := range a.ids {
 		y, ok := d.ids[x.ID]
 		if !ok {
@@ -635,6 +655,20 @@ func (d *devAcc) add(a *agg) {
 		if e.LastSeen.After(x.LastSeen) || e.LastSeen.Equal(x.LastSeen) && e.Ref > x.Ref {
 			x.LastSeen, x.Ref = e.LastSeen, e.Ref
 		}
+	}
+}
+
+func (d *devAcc) addSet(name string, vs []string) {
+	if len(vs) == 0 {
+		return
+	}
+	m := d.set[name]
+	if m == nil {
+		m = make(map[string]bool, len(vs))
+		d.set[name] = m
+	}
+	for _, v := range vs {
+		m[v] = true
 	}
 }
 

@@ -25,9 +25,14 @@ type live struct {
 	done      map[string]bool // report ids applied (a retried report is stored twice)
 
 	open    map[string]findingMeta // every stored finding's latest state, by id
+	nOpen   int                    // how many of them are open
+	other   map[string]bool        // the open findings about software or a rule (neither a device nor an asset)
+	shadow  *shadowIndex           // the open unregistered-device findings in report order
 	keys    map[string][]string    // device id -> its asset match keys
 	byKey   map[string][]string    // asset match key -> device ids, sorted
-	matched map[string]Device      // devices an asset key names, as last built
+	matched map[string]Device      // devices an asset matched at its last judgement, as last built
+
+	reg *registerState // the register as the last run judged it
 }
 
 type findingMeta struct {
@@ -242,7 +247,7 @@ func (e *Engine) chunks(ctx context.Context) ([]time.Time, error) {
 // of arrival.
 func (e *Engine) rebuild(ctx context.Context, splits []Split) (*live, int, error) {
 	l := &live{inc: NewIncremental(splits), splitsKey: splitsKey(splits), done: map[string]bool{},
-		keys: map[string][]string{}, byKey: map[string][]string{}, matched: map[string]Device{}}
+		keys: map[string][]string{}, byKey: map[string][]string{}, matched: map[string]Device{}, other: map[string]bool{}, shadow: newShadowIndex()}
 	spans, err := e.agentSpans(ctx)
 	if err != nil {
 		return nil, 0, err
@@ -273,25 +278,44 @@ func (e *Engine) rebuild(ctx context.Context, splits []Split) (*live, int, error
 			l.done[r] = true
 		}
 		l.watermark = later(l.watermark, b.latest)
+		e.log.Debug("rebuild window applied", "window", i+1, "windows", len(starts), "observations", n, "nodes", len(l.inc.nodes))
 	}
-	l.open, err = e.findingMetas(ctx)
+	l.open = map[string]findingMeta{}
+	err = e.findingMetas(ctx, l.setMeta)
 	return l, n, err
 }
 
 // findingMetas reads the latest state of every stored finding.
-func (e *Engine) findingMetas(ctx context.Context) (map[string]findingMeta, error) {
-	out := map[string]findingMeta{}
-	err := e.db.QueryEach(ctx, "findings", `SELECT finding_id, kind, subject, digest, state, opened_at, last_seen FROM findings FINAL`, func(rows driver.Rows) error {
+func (e *Engine) findingMetas(ctx context.Context, set func(id string, m findingMeta)) error {
+	return e.db.QueryEach(ctx, "findings", `SELECT finding_id, kind, subject, digest, state, opened_at, last_seen FROM findings FINAL`, func(rows driver.Rows) error {
 		var id string
 		var m findingMeta
 		if err := rows.Scan(&id, &m.kind, &m.subject, &m.digest, &m.state, &m.openedAt, &m.lastSeen); err != nil {
 			return err
 		}
 		m.openedAt, m.lastSeen = fromDB(m.openedAt), fromDB(m.lastSeen)
-		out[id] = m
+		set(id, m)
 		return nil
 	})
-	return out, err
+}
+
+// setMeta records the latest state of a finding and keeps the counts and
+// indexes that let a run or a page avoid visiting every finding.
+func (l *live) setMeta(id string, m findingMeta) {
+	if o, ok := l.open[id]; ok && o.state == StateOpen {
+		l.nOpen--
+	}
+	if m.state == StateOpen {
+		l.nOpen++
+	}
+	l.open[id] = m
+	if !strings.HasPrefix(m.subject, "device:") && !strings.HasPrefix(m.subject, "asset:") {
+		if m.state == StateOpen {
+			l.other[id] = true
+		} else {
+			delete(l.other, id)
+		}
+	}
 }
 
 // Run applies the observations received since the last run to the
@@ -304,6 +328,8 @@ func (e *Engine) Run(ctx context.Context, trigger string) (RunStats, error) {
 	defer runMu.Unlock()
 	start := e.now()
 	clock := time.Now()
+	in := e.fetchJudgeInputs(ctx)
+	defer in.wait()
 	splits, err := e.Splits(ctx)
 	if err != nil {
 		return RunStats{}, err
@@ -347,19 +373,34 @@ func (e *Engine) Run(ctx context.Context, trigger string) (RunStats, error) {
 	// Changes has handed over what changed: if storing it fails, the next
 	// run rebuilds rather than forget it.
 	lives.Store(e.db, l)
-	if err := e.storeChanged(ctx, gen, changed, gone); err != nil {
-		lives.Delete(e.db)
-		return st, err
-	}
+	// The devices are written while the findings are judged: ClickHouse
+	// takes the insert on one processor while this one works.
+	stored := make(chan error, 1)
+	go func() { stored <- e.storeChanged(ctx, gen, changed, gone) }()
 	tDevices := time.Since(clock)
+	// The asset match keys the changes touched: before and after.
+	touched := map[string]bool{}
 	for _, id := range gone {
+		for _, k := range l.keys[id] {
+			touched[k] = true
+		}
 		l.unindex(id)
 	}
 	for i := range changed {
+		for _, k := range l.keys[changed[i].ID] {
+			touched[k] = true
+		}
 		l.unindex(changed[i].ID)
 		l.index(&changed[i])
+		for _, k := range l.keys[changed[i].ID] {
+			touched[k] = true
+		}
 	}
-	if err := e.findingsOf(ctx, l, changed, gone, start, &st); err != nil {
+	err = e.findingsOf(ctx, l, in, changed, gone, touched, st.Full, start, &st)
+	if serr := <-stored; err == nil {
+		err = serr
+	}
+	if err != nil {
 		lives.Delete(e.db)
 		return st, err
 	}
@@ -369,149 +410,11 @@ func (e *Engine) Run(ctx context.Context, trigger string) (RunStats, error) {
 	}
 	st.DurationMS = time.Since(clock).Milliseconds()
 	e.log.Debug("reconcile phases", "read_apply_seconds", tApply.Seconds(), "devices_built_seconds", (tChanges - tApply).Seconds(),
-		"devices_stored_seconds", (tDevices - tChanges).Seconds(), "findings_seconds", time.Since(clock).Seconds()-tDevices.Seconds())
+		"findings_and_devices_stored_seconds", time.Since(clock).Seconds()-tDevices.Seconds())
 	e.log.Info("reconciled", "trigger", trigger, "full", st.Full, "new_observations", st.New, "observations", st.Observations, "devices", st.Devices,
 		"devices_changed", len(changed), "devices_gone", len(gone), "findings_open", st.Open, "opened", st.Opened, "resolved", st.Resolved,
 		"duration_seconds", float64(st.DurationMS)/1000)
 	return st, nil
-}
-
-// findingsOf recomputes the findings that the changed devices, the register
-// and the software catalogue may have changed, and stores the differences.
-func (e *Engine) findingsOf(ctx context.Context, l *live, changed []Device, gone []string, now time.Time, st *RunStats) error {
-	assets, err := e.reg.List(ctx)
-	if err != nil {
-		return err
-	}
-	sw, err := e.db.SoftwareInstalls(ctx)
-	if err != nil {
-		return err
-	}
-	var software []Software
-	for _, s := range sw {
-		software = append(software, Software{Name: s.Name, Source: s.Source, Publishers: s.Publishers, Versions: s.Versions, Agents: s.Agents, Installs: int(s.Installs)})
-	}
-	rules, err := e.Rules(ctx)
-	if err != nil {
-		return err
-	}
-	// The devices to judge: those that changed, and every device an asset
-	// could match (so Match sees all its candidates).
-	subset := map[string]Device{}
-	for _, d := range changed {
-		subset[d.ID] = d
-	}
-	for _, a := range assets {
-		if a.Lifecycle == registry.Planned || a.Lifecycle == registry.Ordered {
-			continue
-		}
-		for _, k := range assetKeys(a) {
-			for _, id := range l.byKey[k] {
-				if _, ok := subset[id]; ok {
-					continue
-				}
-				d, ok := l.matched[id]
-				if !ok {
-					if d, ok = l.inc.Device(id); !ok {
-						continue
-					}
-					l.matched[id] = d
-				}
-				subset[id] = d
-			}
-		}
-	}
-	devs := make([]Device, 0, len(subset))
-	for _, d := range subset {
-		devs = append(devs, d)
-	}
-	sort.Slice(devs, func(i, j int) bool { return devs[i].ID < devs[j].ID })
-	pol := e.policy
-	pol.Now = now
-	if hbs, err := e.db.LastHeartbeats(ctx); err != nil {
-		e.log.Warn("reading heartbeats; agents are judged by their reports alone", "error", err)
-	} else {
-		pol.AgentContact = make(map[string]time.Time, len(hbs))
-		for id, hb := range hbs {
-			pol.AgentContact[id] = hb.ReceivedAt
-		}
-	}
-	fs := Findings(devs, assets, software, rules, pol)
-	// The findings this run judged: of the devices above and those gone,
-	// and every finding about an asset, a package or a rule.
-	judged := func(subject string) bool {
-		if id, ok := strings.CutPrefix(subject, "device:"); ok {
-			_, in := subset[id]
-			return in || slices.Contains(gone, id)
-		}
-		return true
-	}
-	return e.storeFindingDiff(ctx, l, fs, judged, st)
-}
-
-func (e *Engine) storeFindingDiff(ctx context.Context, l *live, fs []Finding, judged func(string) bool, st *RunStats) error {
-	now := e.now().UTC()
-	var rows [][]any
-	current := map[string]bool{}
-	written := 0
-	for _, f := range fs {
-		current[f.ID] = true
-		sf := StoredFinding{Finding: f, State: StateOpen, OpenedAt: now, digest: f.Digest()}
-		if o, ok := l.open[f.ID]; ok && o.state == StateOpen {
-			if o.digest == sf.digest {
-				continue
-			}
-			sf.OpenedAt = o.openedAt
-		} else {
-			st.Opened++
-		}
-		rows = append(rows, findingRow(sf, e.version()))
-		written++
-		l.open[f.ID] = findingMeta{kind: f.Kind, subject: f.Subject, digest: sf.digest, state: StateOpen, openedAt: sf.OpenedAt, lastSeen: f.LastSeen}
-	}
-	var resolve []string
-	for id, m := range l.open {
-		if m.state == StateOpen && !current[id] && judged(m.subject) {
-			resolve = append(resolve, id)
-		}
-	}
-	sort.Strings(resolve)
-	var acks [][]any
-	if len(resolve) > 0 {
-		old, err := e.storedByID(ctx, resolve)
-		if err != nil {
-			return err
-		}
-		for _, id := range resolve {
-			o := old[id]
-			if o == nil {
-				continue
-			}
-			o.State, o.ResolvedAt = StateResolved, now
-			st.Resolved++
-			rows = append(rows, findingRow(*o, e.version()))
-			m := l.open[id]
-			m.state = StateResolved
-			l.open[id] = m
-			if o.Ack != nil {
-				// An acknowledgement covers one occurrence: if the condition
-				// comes back, the finding is open again.
-				acks = append(acks, []any{id, e.version(), o.Ack.Reason, o.Ack.By, dbTime(o.Ack.At), dbTime(o.Ack.Until), uint8(1)})
-			}
-		}
-	}
-	for _, m := range l.open {
-		if m.state == StateOpen {
-			st.Open++
-		}
-	}
-	// Unchanged: the open findings this run did not have to write, judged
-	// again or not.
-	st.Unchanged = st.Open - written
-	if err := e.db.InsertRows(ctx, "INSERT INTO findings (finding_id, version, "+strings.TrimPrefix(findingColumns, "finding_id, ")+")", rows); err != nil {
-		return err
-	}
-	return e.db.InsertRows(ctx, "INSERT INTO finding_acks (finding_id, version, reason, acked_by, acked_at, until, cleared)", acks)
 }
 
 // storeChanged writes the devices that changed and marks those gone.
@@ -536,43 +439,4 @@ func (e *Engine) storeChanged(ctx context.Context, gen uint64, changed []Device,
 	}
 	return e.db.InsertRows(ctx, `INSERT INTO device_current (device_id, version, deleted, first_seen, last_seen, hostnames, vendor, kinds, ips, macs,
 serials, agents, observers, methods, subnets, switch_ports, anonymous, observations, identifiers, evidence)`, rows)
-}
-
-// livePage picks the n open findings of a kind seen last, and how many are
-// open, from this process's state of the database; ok is false when it has
-// none or a run holds it.
-func (e *Engine) livePage(kind string, n int) (ids []string, total uint64, ok bool) {
-	if !runMu.TryLock() {
-		return nil, 0, false
-	}
-	defer runMu.Unlock()
-	v, found := lives.Load(e.db)
-	if !found {
-		return nil, 0, false
-	}
-	type cand struct {
-		id string
-		at time.Time
-	}
-	var top []cand
-	for id, m := range v.(*live).open {
-		if m.kind != kind || m.state != StateOpen {
-			continue
-		}
-		total++
-		c := cand{id, m.lastSeen}
-		i := sort.Search(len(top), func(i int) bool {
-			return top[i].at.Before(c.at) || top[i].at.Equal(c.at) && top[i].id > c.id
-		})
-		if i < n {
-			top = slices.Insert(top, i, c)
-			if len(top) > n {
-				top = top[:n]
-			}
-		}
-	}
-	for _, c := range top {
-		ids = append(ids, c.id)
-	}
-	return ids, total, true
 }

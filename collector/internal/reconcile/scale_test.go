@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
+	"sort"
 	"strconv"
 	"testing"
 	"time"
@@ -89,7 +90,33 @@ func TestIncrementalRunsEqualFullRecompute(t *testing.T) {
 	t.Cleanup(func() { lives.Delete(db) })
 	batches := []uint64{rows / 2, rows / 4, rows / 8, rows - rows/2 - rows/4 - rows/8 - 10_000, 10_000}
 	from := uint64(0)
+	opened := map[int]int{}
 	for i, n := range batches {
+		switch i {
+		case 2:
+			// The register changes between runs: a new asset claims a
+			// device that was unregistered (by MAC) and one whose hostname
+			// no device has; a registered host is retired and is still
+			// seen; a switch's asset is disposed of.
+			for _, a := range []registry.Asset{
+				{Tag: "NEW-41", Category: registry.EndUserDevice, Lifecycle: registry.Deployed, MACs: []string{"00:1b:00:00:00:29"}},
+				{Tag: "NEW-NONE", Category: registry.EndUserDevice, Lifecycle: registry.Deployed, Hostname: "no-such-host"},
+			} {
+				if _, err := reg.Create(ctx, me, a); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if _, err := reg.Retire(ctx, me, "H-20", registry.Retirement{Reason: "test"}); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := reg.Retire(ctx, me, "SW-29", registry.Retirement{Dispose: true, Outcome: "recycled", Reason: "test"}); err != nil {
+				t.Fatal(err)
+			}
+		case len(batches) - 1:
+			// Time passes: every deployed asset whose device is not seen
+			// again goes missing, with no observation of it.
+			now = now.Add(20 * 24 * time.Hour)
+		}
 		if err := Generate(ctx, db, Generated{Devices: devices, From: from, N: n, Start: start, Step: step, Received: start.Add(time.Duration(i+1) * time.Hour)}); err != nil {
 			t.Fatal(err)
 		}
@@ -99,9 +126,19 @@ func TestIncrementalRunsEqualFullRecompute(t *testing.T) {
 			t.Fatal(err)
 		}
 		t.Logf("batch %d: %d rows: %+v", i, n, st)
+		opened[i], opened[-i-1] = st.Opened, st.Resolved
+		// What the run left open is what judging every device and asset
+		// again gives.
+		if got, want := openFindings(t, e), judgeAll(t, e); fmt.Sprint(got) != fmt.Sprint(want) {
+			t.Fatalf("after batch %d the open findings differ from a full judgement: %s", i, mapDiff(got, want))
+		}
 		if st.Full != (i == 0) || st.New != int(n) {
 			t.Fatalf("run after batch %d of %d rows: %+v; want %d new observations, a full build only first", i, n, st, n)
 		}
+	}
+	// The register changes and the time did change findings.
+	if opened[2] == 0 || opened[-3] == 0 || opened[len(batches)-1] == 0 {
+		t.Errorf("opened/resolved by run: %v; want the register change (run 2) to open and resolve findings and the time (last run) to open some", opened)
 	}
 	incDevs, incFindings := storedDevices(t, e), findingStates(t, e)
 	// The first page of the shadow report from the live state is the one
@@ -153,4 +190,59 @@ func TestIncrementalRunsEqualFullRecompute(t *testing.T) {
 	t.Logf("%d observations, %d devices, findings by state %v", rows, len(incDevs), kinds)
 	b, _ := json.Marshal(st)
 	t.Logf("rebuild stats %s", b)
+}
+
+// openFindings is the live state's open findings: id -> digest.
+func openFindings(t *testing.T, e *Engine) map[string]string {
+	t.Helper()
+	v, ok := lives.Load(e.db)
+	if !ok {
+		t.Fatal("no live state after a run")
+	}
+	out := map[string]string{}
+	for id, m := range v.(*live).open {
+		if m.state == StateOpen {
+			out[id] = m.digest
+		}
+	}
+	return out
+}
+
+// judgeAll judges every device of the live graph against the whole
+// register, as a rebuild does: id -> digest.
+func judgeAll(t *testing.T, e *Engine) map[string]string {
+	t.Helper()
+	ctx := context.Background()
+	v, _ := lives.Load(e.db)
+	assets, err := e.reg.List(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rules, err := e.Rules(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pol := e.policy
+	pol.Now = e.now()
+	out := map[string]string{}
+	for _, f := range Findings(v.(*live).inc.Devices(), assets, nil, rules, pol) {
+		out[f.ID] = f.Digest()
+	}
+	return out
+}
+
+func mapDiff(got, want map[string]string) string {
+	var d []string
+	for k, v := range got {
+		if want[k] != v {
+			d = append(d, fmt.Sprintf("%s: %q, want %q", k, v, want[k]))
+		}
+	}
+	for k, v := range want {
+		if _, ok := got[k]; !ok {
+			d = append(d, fmt.Sprintf("%s: missing, want %q", k, v))
+		}
+	}
+	sort.Strings(d)
+	return fmt.Sprintf("%d differences: %v", len(d), d[:min(len(d), 10)])
 }

@@ -52,26 +52,52 @@ func (e *Engine) stored(ctx context.Context) (map[string]*StoredFinding, error) 
 	return e.storedWhere(ctx, "SELECT "+findingColumns+" FROM findings FINAL", "SELECT finding_id, reason, acked_by, acked_at, until, cleared FROM finding_acks FINAL")
 }
 
-// storedByID reads the findings of ids (with their acknowledgements).
+// storedByID reads the findings of ids (with their acknowledgements). It
+// reads every stored version of them through the primary key and keeps
+// the latest (what FINAL would give) rather than use FINAL, which merges
+// the whole table on ClickHouse 18.16 even for a few ids.
 func (e *Engine) storedByID(ctx context.Context, ids []string) (map[string]*StoredFinding, error) {
-	return e.storedWhere(ctx, "SELECT "+findingColumns+" FROM findings FINAL WHERE finding_id IN (SELECT arrayJoin(?))",
-		"SELECT finding_id, reason, acked_by, acked_at, until, cleared FROM finding_acks FINAL WHERE finding_id IN (SELECT arrayJoin(?))", ids)
+	if len(ids) == 0 {
+		return map[string]*StoredFinding{}, nil
+	}
+	// A few ids are bound one by one (the primary key's index takes a
+	// list at once), many as one array.
+	set, args := "(SELECT arrayJoin(?))", []any{ids}
+	if len(ids) <= 1000 {
+		set = "(" + strings.TrimSuffix(strings.Repeat("?, ", len(ids)), ", ") + ")"
+		args = make([]any, len(ids))
+		for i, id := range ids {
+			args[i] = id
+		}
+	}
+	return e.storedWhere(ctx, "SELECT "+findingColumns+" FROM findings WHERE finding_id IN "+set+" ORDER BY finding_id, version",
+		"SELECT finding_id, reason, acked_by, acked_at, until, cleared FROM finding_acks WHERE finding_id IN "+set+" ORDER BY finding_id, version", args...)
+}
+
+// scanFinding reads a row of findingColumns.
+func scanFinding(rows driver.Rows) (*StoredFinding, error) {
+	var f StoredFinding
+	var count uint64
+	if err := rows.Scan(&f.ID, &f.Kind, &f.Subject, &f.State, &f.Severity, &f.Title, &f.Why, &f.FirstSeen, &f.LastSeen, &f.OpenedAt, &f.ResolvedAt,
+		&f.DeviceID, &f.AssetID, &f.SeenBy, &f.Methods, &f.Subnets, &f.SwitchPorts, &f.IPs, &f.MACs, &f.Hostnames, &f.Vendor, &f.Kinds, &count, &f.digest); err != nil {
+		return nil, err
+	}
+	f.Count = int(count)
+	f.FirstSeen, f.LastSeen, f.OpenedAt, f.ResolvedAt = fromDB(f.FirstSeen), fromDB(f.LastSeen), fromDB(f.OpenedAt), fromDB(f.ResolvedAt)
+	return &f, nil
 }
 
 // storedWhere reads findings and acknowledgements with two constant
-// queries that take the same arguments.
+// queries that take the same arguments. When a query gives several
+// versions of a row, in order, the last one counts.
 func (e *Engine) storedWhere(ctx context.Context, qf, qa string, args ...any) (map[string]*StoredFinding, error) {
 	out := map[string]*StoredFinding{}
 	err := e.db.QueryEach(ctx, "findings", qf, func(rows driver.Rows) error {
-		var f StoredFinding
-		var count uint64
-		if err := rows.Scan(&f.ID, &f.Kind, &f.Subject, &f.State, &f.Severity, &f.Title, &f.Why, &f.FirstSeen, &f.LastSeen, &f.OpenedAt, &f.ResolvedAt,
-			&f.DeviceID, &f.AssetID, &f.SeenBy, &f.Methods, &f.Subnets, &f.SwitchPorts, &f.IPs, &f.MACs, &f.Hostnames, &f.Vendor, &f.Kinds, &count, &f.digest); err != nil {
+		f, err := scanFinding(rows)
+		if err != nil {
 			return err
 		}
-		f.Count = int(count)
-		f.FirstSeen, f.LastSeen, f.OpenedAt, f.ResolvedAt = fromDB(f.FirstSeen), fromDB(f.LastSeen), fromDB(f.OpenedAt), fromDB(f.ResolvedAt)
-		out[f.ID] = &f
+		out[f.ID] = f
 		return nil
 	}, args...)
 	if err != nil {
@@ -84,9 +110,12 @@ func (e *Engine) storedWhere(ctx context.Context, qf, qa string, args ...any) (m
 		if err := rows.Scan(&id, &a.Reason, &a.By, &a.At, &a.Until, &cleared); err != nil {
 			return err
 		}
-		if f := out[id]; f != nil && cleared == 0 {
-			a.At, a.Until = fromDB(a.At), fromDB(a.Until)
-			f.Ack = &a
+		if f := out[id]; f != nil {
+			f.Ack = nil
+			if cleared == 0 {
+				a.At, a.Until = fromDB(a.At), fromDB(a.Until)
+				f.Ack = &a
+			}
 		}
 		return nil
 	}, args...)
@@ -119,9 +148,42 @@ func (f FindingFilter) Check() error {
 // finding with a current acknowledgement is acknowledged. The kind and the
 // stored state are filtered in ClickHouse.
 func (e *Engine) ListFindings(ctx context.Context, f FindingFilter) ([]StoredFinding, error) {
-	// WHERE applies after FINAL (18.16 too; PREWHERE would not).
-	qf := "SELECT " + findingColumns + " FROM findings FINAL WHERE (? = '' OR kind = ?) AND (? = '' OR state = ?)"
-	qa := "SELECT finding_id, reason, acked_by, acked_at, until, cleared FROM finding_acks FINAL"
+	out := []StoredFinding{}
+	err := e.EachFinding(ctx, f, func(x *StoredFinding) error {
+		out = append(out, *x)
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// EachFinding calls fn with every finding the filter selects, with its
+// effective state, in the order of the reports (kind, then last seen,
+// latest first, then id), as ClickHouse sends them: an export of a million
+// findings holds one at a time. The kind and the stored state are filtered
+// and the rows sorted in ClickHouse; the acknowledgements (few) are read
+// first.
+func (e *Engine) EachFinding(ctx context.Context, f FindingFilter, fn func(*StoredFinding) error) error {
+	acks := map[string]*Ack{}
+	err := e.db.QueryEach(ctx, "finding acknowledgements", "SELECT finding_id, reason, acked_by, acked_at, until, cleared FROM finding_acks FINAL",
+		func(rows driver.Rows) error {
+			var id string
+			var a Ack
+			var cleared uint8
+			if err := rows.Scan(&id, &a.Reason, &a.By, &a.At, &a.Until, &cleared); err != nil {
+				return err
+			}
+			if cleared == 0 {
+				a.At, a.Until = fromDB(a.At), fromDB(a.Until)
+				acks[id] = &a
+			}
+			return nil
+		})
+	if err != nil {
+		return err
+	}
 	state := ""
 	switch f.State {
 	case "", StateOpen, StateAcknowledged:
@@ -129,22 +191,50 @@ func (e *Engine) ListFindings(ctx context.Context, f FindingFilter) ([]StoredFin
 	case StateResolved:
 		state = StateResolved
 	}
-	all, err := e.storedWhere(ctx, qf, qa, f.Kind, f.Kind, state, state)
-	if err != nil {
-		return nil, err
+	// WHERE applies after FINAL (18.16 too; PREWHERE would not).
+	q := "SELECT " + findingColumns + ` FROM findings FINAL WHERE (? = '' OR kind = ?) AND (? = '' OR state = ?)
+ORDER BY kind, last_seen DESC, finding_id`
+	now := e.now()
+	return e.db.QueryEach(ctx, "findings", q, func(rows driver.Rows) error {
+		x, err := scanFinding(rows)
+		if err != nil {
+			return err
+		}
+		x.Ack = acks[x.ID]
+		if !effectiveIn(x, f, now) {
+			return nil
+		}
+		return fn(x)
+	}, f.Kind, f.Kind, state, state)
+}
+
+// FindingsPage returns the first n findings the filter selects and how
+// many it selects. The open unregistered-device findings (the shadow
+// report) come from ShadowPage; other filters read every finding.
+func (e *Engine) FindingsPage(ctx context.Context, f FindingFilter, n int) ([]StoredFinding, uint64, error) {
+	if f.Kind == KindUnregisteredDevice && (f.State == "" || f.State == StateOpen) {
+		return e.ShadowPage(ctx, n)
 	}
-	return e.effective(all, f), nil
+	fs, err := e.ListFindings(ctx, f)
+	if err != nil {
+		return nil, 0, err
+	}
+	return fs[:min(n, len(fs))], uint64(len(fs)), nil
 }
 
 // ShadowPage returns the n open unregistered-device findings seen last
 // (with their acknowledgements) and how many are open: the first page of
-// the shadow report. From the state this process keeps between runs it
-// costs a lookup of n findings by id; without it, two queries over the
+// the shadow report. From the state this process keeps between runs
+// (shadowIndex) it costs a lookup of n findings by id; without it (before
+// the first run of the process has finished), two queries over the
 // findings table.
 func (e *Engine) ShadowPage(ctx context.Context, n int) ([]StoredFinding, uint64, error) {
-	if ids, total, ok := e.livePage(KindUnregisteredDevice, n); ok {
+	if ids, total, ok := e.livePage(n); ok {
 		if len(ids) == 0 {
 			return []StoredFinding{}, total, nil
+		}
+		if fs, ok := e.liveRows(ids); ok {
+			return fs, total, nil
 		}
 		all, err := e.storedByID(ctx, ids)
 		if err != nil {
@@ -181,30 +271,33 @@ ORDER BY last_seen DESC, finding_id LIMIT ?`, func(rows driver.Rows) error {
 	return e.effective(all, FindingFilter{Kind: KindUnregisteredDevice}), total, nil
 }
 
+// effectiveIn applies an acknowledgement to a finding's state and reports
+// whether the filter selects it.
+func effectiveIn(x *StoredFinding, f FindingFilter, now time.Time) bool {
+	if x.State == StateOpen && x.Ack != nil && (x.Ack.Until.IsZero() || now.Before(x.Ack.Until)) {
+		x.State = StateAcknowledged
+	}
+	if f.Kind != "" && x.Kind != f.Kind {
+		return false
+	}
+	switch f.State {
+	case "", StateOpen:
+		return x.State != StateResolved
+	case "all":
+		return true
+	}
+	return x.State == f.State
+}
+
 // effective applies acknowledgements and the filter, and sorts by kind,
 // then last seen (latest first), then id.
 func (e *Engine) effective(all map[string]*StoredFinding, f FindingFilter) []StoredFinding {
 	now := e.now()
 	out := []StoredFinding{}
 	for _, x := range all {
-		if x.State == StateOpen && x.Ack != nil && (x.Ack.Until.IsZero() || now.Before(x.Ack.Until)) {
-			x.State = StateAcknowledged
+		if effectiveIn(x, f, now) {
+			out = append(out, *x)
 		}
-		if f.Kind != "" && x.Kind != f.Kind {
-			continue
-		}
-		switch f.State {
-		case "", StateOpen:
-			if x.State == StateResolved {
-				continue
-			}
-		case "all":
-		default:
-			if x.State != f.State {
-				continue
-			}
-		}
-		out = append(out, *x)
 	}
 	sort.Slice(out, func(i, j int) bool {
 		if out[i].Kind != out[j].Kind {
@@ -226,7 +319,7 @@ var ErrInvalid = errors.New("invalid request")
 
 // Acknowledge records an acknowledgement (until zero: until resolved).
 func (e *Engine) Acknowledge(ctx context.Context, actor registry.Actor, id, reason string, until time.Time) error {
-	all, err := e.stored(ctx)
+	all, err := e.storedByID(ctx, []string{id})
 	if err != nil {
 		return err
 	}
@@ -240,9 +333,13 @@ func (e *Engine) Acknowledge(ctx context.Context, actor registry.Actor, id, reas
 		return fmt.Errorf("%w: an acknowledgement must last until a future time", ErrInvalid)
 	}
 	v := e.version()
+	at := e.now()
 	if err := e.db.InsertRows(ctx, "INSERT INTO finding_acks (finding_id, version, reason, acked_by, acked_at, until, cleared)",
-		[][]any{{id, v, reason, actor.ID, dbTime(e.now()), dbTime(until), uint8(0)}}); err != nil {
+		[][]any{{id, v, reason, actor.ID, dbTime(at), dbTime(until), uint8(0)}}); err != nil {
 		return err
+	}
+	if l, ok := lives.Load(e.db); ok {
+		l.(*live).shadow.setAck(id, &Ack{Reason: reason, By: actor.ID, At: fromDB(dbTime(at)), Until: fromDB(dbTime(until))})
 	}
 	detail := "reason=" + reason
 	if !until.IsZero() {
@@ -313,7 +410,7 @@ func (e *Engine) Explain(ctx context.Context, id string) (Device, error) {
 // Register turns the device of a finding into an asset, prefilled from
 // what was observed; the finding resolves on the next run.
 func (e *Engine) Register(ctx context.Context, actor registry.Actor, findingID string, a registry.Asset) (registry.Asset, error) {
-	all, err := e.stored(ctx)
+	all, err := e.storedByID(ctx, []string{findingID})
 	if err != nil {
 		return registry.Asset{}, err
 	}
