@@ -167,9 +167,10 @@ func (h *handler) postReport(w http.ResponseWriter, r *http.Request) {
 	hint := len(raw)
 	if kept.Gzip && len(raw) >= 4 {
 		// The gzip trailer's ISIZE: the JSON's length (mod 2^32). The
-		// sender writes it, so it is believed only up to a ratio JSON
-		// reaches: a small body cannot make a big buffer.
-		hint = min(int(binary.LittleEndian.Uint32(raw[len(raw)-4:])), 32*len(raw))
+		// sender writes it, so it is believed only up to a ratio that
+		// repetitive JSON reaches (package lists compress 40-100x): a
+		// small body cannot make a big buffer.
+		hint = min(int(binary.LittleEndian.Uint32(raw[len(raw)-4:])), 256*len(raw))
 	}
 	rep, size, err := wire.DecodeSized(in, hint, h.opt.Limits, now)
 	if err != nil {

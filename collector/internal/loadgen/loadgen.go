@@ -68,6 +68,7 @@ type Stats struct {
 	EnrollStatuses  map[string]int `json:"enroll_statuses"` // the same for enrolments
 	EnrollSeconds   float64        `json:"enroll_seconds"`
 	WallSeconds     float64        `json:"wall_seconds"` // first report sent to last answer
+	FirstSend       time.Time      `json:"first_send"`   // when the first report was sent
 	ReportsPerSec   float64        `json:"reports_per_sec"`
 	RowsPerSec      float64        `json:"software_rows_per_sec"`
 	LatencyP50      float64        `json:"latency_p50_seconds"` // per report: first send to accepted, retries included
@@ -424,6 +425,7 @@ func post(ctx context.Context, hc *http.Client, base string, a *agent, id string
 func (st *Stats) finish() {
 	if !st.firstSend.IsZero() {
 		st.WallSeconds = st.last.Sub(st.firstSend).Seconds()
+		st.FirstSend = st.firstSend.UTC()
 	}
 	if st.WallSeconds > 0 {
 		st.ReportsPerSec = float64(st.Accepted) / st.WallSeconds
