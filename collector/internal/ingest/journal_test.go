@@ -267,11 +267,7 @@ func (r *refusingStore) StoreReports(ctx context.Context, rs []store.Received) (
 			return nil, fmt.Errorf("%w: Cannot parse input", store.ErrInsert)
 		}
 	}
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	for _, rc := range rs {
-		r.written = append(r.written, rc.Report.ID)
-	}
+	r.record(rs)
 	return nil, nil
 }
 

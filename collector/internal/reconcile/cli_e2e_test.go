@@ -20,6 +20,7 @@ import (
 	"github.com/umbrasec/umbra/collector/internal/api"
 	"github.com/umbrasec/umbra/collector/internal/cli"
 	"github.com/umbrasec/umbra/collector/internal/reconcile"
+	"github.com/umbrasec/umbra/collector/internal/store"
 	"github.com/umbrasec/umbra/collector/internal/store/storetest"
 )
 
@@ -42,24 +43,7 @@ via, port, open_ports, rtt_us, kinds, kind_reasons, evidence_keys, evidence_valu
 	}); err != nil {
 		t.Fatal(err)
 	}
-	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
-	srv := httptest.NewServer(api.New(db, logger, api.Options{NoAuth: true}))
-	t.Cleanup(srv.Close)
-	dir := t.TempDir()
-	cfg := filepath.Join(dir, "umbra.json")
-	if err := os.WriteFile(cfg, []byte("{}"), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	t.Setenv("UMBRA_CONFIG", cfg)
-	t.Setenv("UMBRA_COLLECTOR", srv.URL)
-	umbra := func(args ...string) string {
-		t.Helper()
-		var out, errb bytes.Buffer
-		if code := cli.Run(ctx, args, &out, &errb); code != 0 {
-			t.Fatalf("umbra %s: exit %d: %s%s", strings.Join(args, " "), code, errb.String(), out.String())
-		}
-		return out.String()
-	}
+	umbra, _ := cliAgainst(t, db)
 	expect := func(out string, want ...string) {
 		t.Helper()
 		for _, w := range want {
@@ -113,23 +97,7 @@ func TestCLIShadowReportPages(t *testing.T) {
 	if err := reconcile.Generate(ctx, db, reconcile.Generated{Devices: 300, N: 600, Start: start, Step: time.Second, Received: start}); err != nil {
 		t.Fatal(err)
 	}
-	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
-	srv := httptest.NewServer(api.New(db, logger, api.Options{NoAuth: true}))
-	t.Cleanup(srv.Close)
-	cfg := filepath.Join(t.TempDir(), "umbra.json")
-	if err := os.WriteFile(cfg, []byte("{}"), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	t.Setenv("UMBRA_CONFIG", cfg)
-	t.Setenv("UMBRA_COLLECTOR", srv.URL)
-	umbra := func(args ...string) string {
-		t.Helper()
-		var out, errb bytes.Buffer
-		if code := cli.Run(ctx, args, &out, &errb); code != 0 {
-			t.Fatalf("umbra %s: exit %d: %s%s", strings.Join(args, " "), code, errb.String(), out.String())
-		}
-		return out.String()
-	}
+	umbra, apiURL := cliAgainst(t, db)
 	umbra("reconcile", "now")
 	row := regexp.MustCompile(`(?m)^(f-[0-9a-f]{16})\s+(low|medium|high)\s`)
 	rows := func(out string) []string {
@@ -178,7 +146,7 @@ func TestCLIShadowReportPages(t *testing.T) {
 	}
 	// A page beyond the bounds, or not a number, is refused.
 	for _, limit := range []string{"0", "-1", "abc", "10001", "1e3"} {
-		resp, err := http.Get(srv.URL + api.PathFindings + "?kind=unregistered-device&limit=" + limit)
+		resp, err := http.Get(apiURL + api.PathFindings + "?kind=unregistered-device&limit=" + limit)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -187,4 +155,28 @@ func TestCLIShadowReportPages(t *testing.T) {
 			t.Errorf("limit=%s: %s; want 400", limit, resp.Status)
 		}
 	}
+}
+
+// cliAgainst serves the API over db and returns a function that runs an
+// umbra command against it and returns its output, failing the test on a
+// non-zero exit, and the API's URL.
+func cliAgainst(t *testing.T, db *store.DB) (func(args ...string) string, string) {
+	t.Helper()
+	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
+	srv := httptest.NewServer(api.New(db, logger, api.Options{NoAuth: true}))
+	t.Cleanup(srv.Close)
+	cfg := filepath.Join(t.TempDir(), "umbra.json")
+	if err := os.WriteFile(cfg, []byte("{}"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("UMBRA_CONFIG", cfg)
+	t.Setenv("UMBRA_COLLECTOR", srv.URL)
+	return func(args ...string) string {
+		t.Helper()
+		var out, errb bytes.Buffer
+		if code := cli.Run(context.Background(), args, &out, &errb); code != 0 {
+			t.Fatalf("umbra %s: exit %d: %s%s", strings.Join(args, " "), code, errb.String(), out.String())
+		}
+		return out.String()
+	}, srv.URL
 }
