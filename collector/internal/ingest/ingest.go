@@ -1,25 +1,35 @@
 // Package ingest writes the reports of many concurrent requests to
-// ClickHouse in few large batches, and answers each request only once its
-// report is stored.
+// ClickHouse in few large batches, and answers each request once its
+// report is safe: written to ClickHouse or, with a journal (the
+// collector's default), on the collector's disk.
 //
 // A request's report joins a bounded queue (the bound is an estimate of the
 // memory the queued reports hold). While a batch is written the next one
 // gathers, so batches grow with the load: few large inserts, few parts for
 // ClickHouse to merge. An idle writer takes the queue when its oldest
 // report has waited FlushInterval, or as soon as no report came for a
-// moment; a full batch is written at once, by a second writer if need be. Every waiting
-// request then learns the outcome: stored, duplicate, or an error that the
-// API answers 503 with Retry-After (ClickHouse down, queue full). When the
-// queue is full, Retry-After is the time the writers need to drain it at
-// the rate they have been writing. Nothing is kept for a retry here: the
-// agent's spool is the buffer of the system.
+// moment; a full batch is written at once, by a second writer if need be.
+// Every waiting request then learns the outcome: stored, duplicate, or an
+// error that the API answers 503 with Retry-After (ClickHouse down, queue
+// full). When the queue is full, Retry-After is the time the writers need
+// to drain it at the rate they have been writing.
+//
+// With a journal (journal.go), a report is first appended to it, many
+// reports per fdatasync, and the request is answered when the report is
+// written, or after AckAfter, or at once when a batch is already being
+// written: the answer no longer waits for a burst to reach ClickHouse. A
+// batch ClickHouse cannot take goes back to the queue and is tried again
+// after a growing pause, new reports are refused with 503 meanwhile, and
+// the journal is read back after a restart. Without a journal, nothing is
+// kept for a retry: the agent's spool is the buffer.
 //
 // Exactly once: a report is in the log only after its other rows; the log
 // is checked before writing; copies of one report within a batch, or in
 // two batches written at once, are written once and the copies answered
-// as duplicates; copies that still race (two collectors, or a crash after
-// the write and before the reply) collapse in the ReplacingMergeTree
-// tables, which every query reads with FINAL or uniqExact.
+// as duplicates; copies that still race (two collectors, a crash after
+// the write and before the reply, or a report read back from the journal
+// that had been written) collapse in the ReplacingMergeTree tables, which
+// every query reads with FINAL or uniqExact.
 package ingest
 
 import (
