@@ -5,8 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
-	"log/slog"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -44,16 +42,10 @@ func counter(t *testing.T, c prometheus.Counter) float64 {
 	return m.GetCounter().GetValue()
 }
 
+// start runs a writer until the test ends.
 func start(t *testing.T, st ingest.Store, opt ingest.Options) *ingest.Writer {
 	t.Helper()
-	w, err := ingest.New(st, slog.New(slog.NewTextHandler(io.Discard, nil)), opt)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() { defer close(done); w.Run(ctx) }()
-	t.Cleanup(func() { cancel(); <-done })
+	w, _ := run(t, st, opt)
 	return w
 }
 
