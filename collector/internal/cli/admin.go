@@ -27,15 +27,8 @@ func credentialCmd(ctx context.Context, noun string, args []string, stdout, stde
 	if noun == "enroll-secret" {
 		path = adminapi.PathEnrollSecrets
 	}
-	sub := ""
-	if len(args) > 0 {
-		sub, args = args[0], args[1:]
-	}
-	name := "umbra " + noun + " " + sub
-	fs := flag.NewFlagSet(name, flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	cf := addClientFlags(fs, getenv)
-	asJSON := fs.Bool("json", false, "print JSON for scripts")
+	sub, args, fs, cf, asJSON := subcommand("umbra "+noun, args, stderr, getenv)
+	name := fs.Name()
 	var label, role string
 	var ttl time.Duration
 	var uses uint
@@ -150,15 +143,8 @@ func credentialCmd(ctx context.Context, noun string, args []string, stdout, stde
 
 // agentCmd runs "umbra agent list|revoke".
 func agentCmd(ctx context.Context, args []string, stdout, stderr io.Writer, getenv func(string) string) int {
-	sub := ""
-	if len(args) > 0 {
-		sub, args = args[0], args[1:]
-	}
-	name := "umbra agent " + sub
-	fs := flag.NewFlagSet(name, flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	cf := addClientFlags(fs, getenv)
-	asJSON := fs.Bool("json", false, "print JSON for scripts")
+	sub, args, fs, cf, asJSON := subcommand("umbra agent", args, stderr, getenv)
+	name := fs.Name()
 	nargs := 0
 	switch sub {
 	case "list":

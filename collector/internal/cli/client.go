@@ -40,6 +40,20 @@ type clientFlags struct {
 	timeout   time.Duration
 }
 
+// subcommand takes the subcommand off args and returns it, the rest of
+// args, and the flag set of "PREFIX SUB" with the client flags and --json:
+// how every "umbra NOUN VERB" command starts.
+func subcommand(prefix string, args []string, stderr io.Writer, getenv func(string) string) (sub string, rest []string, fs *flag.FlagSet, cf *clientFlags, asJSON *bool) {
+	if len(args) > 0 {
+		sub, args = args[0], args[1:]
+	}
+	fs = flag.NewFlagSet(prefix+" "+sub, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	cf = addClientFlags(fs, getenv)
+	asJSON = fs.Bool("json", false, "print JSON for scripts")
+	return sub, args, fs, cf, asJSON
+}
+
 func addClientFlags(fs *flag.FlagSet, getenv func(string) string) *clientFlags {
 	cf := &clientFlags{getenv: getenv}
 	fs.StringVar(&cf.config, "config", getenv("UMBRA_CONFIG"), "config `file` with collector, token and ca_file (env UMBRA_CONFIG; default "+defaultConfigPath()+")")

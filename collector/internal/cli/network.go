@@ -2,7 +2,6 @@ package cli
 
 import (
 	"context"
-	"flag"
 	"fmt"
 	"io"
 	"net/http"
@@ -36,15 +35,8 @@ func networkCmd(ctx context.Context, args []string, stdout, stderr io.Writer, ge
 		return badSub(first, networkUsage, stderr)
 	}
 	args = args[1:]
-	sub := ""
-	if len(args) > 0 {
-		sub, args = args[0], args[1:]
-	}
-	name := "umbra network trust " + sub
-	fs := flag.NewFlagSet(name, flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	cf := addClientFlags(fs, getenv)
-	asJSON := fs.Bool("json", false, "print JSON for scripts")
+	sub, args, fs, cf, asJSON := subcommand("umbra network trust", args, stderr, getenv)
+	name := fs.Name()
 	var subnet, mac, suffix, note string
 	want := 0
 	switch sub {

@@ -88,18 +88,11 @@ func splitList(s string) []string {
 
 // scanCmd runs "umbra scan …".
 func scanCmd(ctx context.Context, args []string, stdout, stderr io.Writer, getenv func(string) string) int {
-	sub := ""
-	if len(args) > 0 {
-		sub, args = args[0], args[1:]
+	if len(args) > 0 && (args[0] == "schedule" || args[0] == "schedules") {
+		return scheduleCmd(ctx, args[1:], stdout, stderr, getenv)
 	}
-	if sub == "schedule" || sub == "schedules" {
-		return scheduleCmd(ctx, args, stdout, stderr, getenv)
-	}
-	name := "umbra scan " + sub
-	fs := flag.NewFlagSet(name, flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	cf := addClientFlags(fs, getenv)
-	asJSON := fs.Bool("json", false, "print JSON for scripts")
+	sub, args, fs, cf, asJSON := subcommand("umbra scan", args, stderr, getenv)
+	name := fs.Name()
 	var methods, creds, agent string
 	var wait bool
 	nargs := 1
@@ -320,15 +313,8 @@ func isTerminal(w io.Writer) bool {
 }
 
 func scheduleCmd(ctx context.Context, args []string, stdout, stderr io.Writer, getenv func(string) string) int {
-	sub := ""
-	if len(args) > 0 {
-		sub, args = args[0], args[1:]
-	}
-	name := "umbra scan schedule " + sub
-	fs := flag.NewFlagSet(name, flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	cf := addClientFlags(fs, getenv)
-	asJSON := fs.Bool("json", false, "print JSON for scripts")
+	sub, args, fs, cf, asJSON := subcommand("umbra scan schedule", args, stderr, getenv)
+	name := fs.Name()
 	var methods, creds, agent string
 	var every time.Duration
 	switch sub {
@@ -402,15 +388,8 @@ UMBRA_SNMP_PRIV_PASS — never from flags — and are never shown again.
 
 // credentialScanCmd runs "umbra credential …".
 func credentialScanCmd(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer, getenv func(string) string) int {
-	sub := ""
-	if len(args) > 0 {
-		sub, args = args[0], args[1:]
-	}
-	name := "umbra credential " + sub
-	fs := flag.NewFlagSet(name, flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	cf := addClientFlags(fs, getenv)
-	asJSON := fs.Bool("json", false, "print JSON for scripts")
+	sub, args, fs, cf, asJSON := subcommand("umbra credential", args, stderr, getenv)
+	name := fs.Name()
 	var req adminapi.CreateScanCredential
 	want := 1
 	switch sub {
