@@ -18,6 +18,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"net"
 	"net/http"
 	"net/url"
@@ -463,31 +464,21 @@ func (st *Stats) Print(w io.Writer) {
 		st.LatencyP50, st.LatencyP95, st.LatencyP99, st.LatencyMax)
 	fmt.Fprintf(w, "throughput     %.1f reports/s, %.0f software rows/s over %.2f s (%d rows, %.1f MB gzip)\n",
 		st.ReportsPerSec, st.RowsPerSec, st.WallSeconds, st.SoftwareRows, float64(st.BodyBytes)/1e6)
-	if len(st.Statuses) > 0 {
-		keys := make([]string, 0, len(st.Statuses))
-		for k := range st.Statuses {
-			keys = append(keys, k)
-		}
-		slices.Sort(keys)
-		fmt.Fprint(w, "errors         ")
-		for _, k := range keys {
-			fmt.Fprintf(w, "%s×%d ", k, st.Statuses[k])
-		}
-		fmt.Fprintln(w)
-	}
-	if len(st.EnrollStatuses) > 0 {
-		keys := make([]string, 0, len(st.EnrollStatuses))
-		for k := range st.EnrollStatuses {
-			keys = append(keys, k)
-		}
-		slices.Sort(keys)
-		fmt.Fprint(w, "enrol errors   ")
-		for _, k := range keys {
-			fmt.Fprintf(w, "%s×%d ", k, st.EnrollStatuses[k])
-		}
-		fmt.Fprintln(w)
-	}
+	printCounts(w, "errors         ", st.Statuses)
+	printCounts(w, "enrol errors   ", st.EnrollStatuses)
 	if st.FirstError != "" {
 		fmt.Fprintf(w, "first error    %s\n", st.FirstError)
 	}
+}
+
+// printCounts prints a line of counts by status, in order, if there are any.
+func printCounts(w io.Writer, label string, counts map[string]int) {
+	if len(counts) == 0 {
+		return
+	}
+	fmt.Fprint(w, label)
+	for _, k := range slices.Sorted(maps.Keys(counts)) {
+		fmt.Fprintf(w, "%s×%d ", k, counts[k])
+	}
+	fmt.Fprintln(w)
 }
