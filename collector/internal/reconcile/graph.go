@@ -63,6 +63,24 @@ type Observation struct {
 	HostID  string   `json:"host_id,omitempty"`
 	UUID    string   `json:"uuid,omitempty"`
 	MACs    []string `json:"macs,omitempty"`
+
+	// Count > 1 makes this an aggregate of identical observations (what a
+	// build reads from ClickHouse, GROUP BY everything but time and
+	// place): Since is the first one's time, At the last one's, Ref the
+	// last one's place. Resolve takes one observation at a time.
+	Count int       `json:"-"`
+	Since time.Time `json:"-"`
+}
+
+// count is how many observations o stands for.
+func (o *Observation) count() int { return max(o.Count, 1) }
+
+// since is when the first of the observations o stands for was made.
+func (o *Observation) since() time.Time {
+	if o.Count > 1 && !o.Since.IsZero() {
+		return o.Since
+	}
+	return o.At
 }
 
 // Split is an operator's correction of a wrong merge: no observation may
@@ -474,7 +492,7 @@ func tieTrusted(g *graph, obs []Observation) []*placed {
 	// Order by time, then by where the observation is stored, so the
 	// result does not depend on the order of the input.
 	slices.SortStableFunc(ps, func(a, b *placed) int {
-		if c := a.o.At.Compare(b.o.At); c != 0 {
+		if c := a.o.since().Compare(b.o.since()); c != 0 {
 			return c
 		}
 		return strings.Compare(a.o.Ref, b.o.Ref)
@@ -486,20 +504,10 @@ func tieTrusted(g *graph, obs []Observation) []*placed {
 		if !trusted(p.o.Method) {
 			continue
 		}
-		ids := identifiersOf(p.o)
-		nodes := append(append([]string(nil), ids.strong...), ids.rand...)
-		if len(ids.strong) == 0 {
-			if len(ids.rand) == 0 && len(ids.exclusive) == 0 {
-				continue
-			}
-			if len(ids.exclusive) == 0 {
-				nodes = append([]string{seenName(p.o)}, nodes...)
-			}
-		}
+		nodes := trustedNodes(p.o, identifiersOf(p.o))
 		if len(nodes) == 0 {
 			continue
 		}
-		sort.SliceStable(nodes, func(i, j int) bool { return rank(nodes[i]) < rank(nodes[j]) })
 		p.anchor = nodes[0]
 		g.add(p.anchor)
 		// Stable identifiers tie unless serials disagree; a randomised MAC
@@ -547,6 +555,24 @@ func tieTrusted(g *graph, obs []Observation) []*placed {
 		}
 	}
 	return ps
+}
+
+// trustedNodes is what a trusted observation ties, its anchor first: its
+// stable identifiers and randomised MACs by rank, and when it has no
+// stable identifier its observer and hostname (unless a host id or UUID
+// will name it in pass 2).
+func trustedNodes(o *Observation, ids obsIDs) []string {
+	nodes := append(append([]string(nil), ids.strong...), ids.rand...)
+	if len(ids.strong) == 0 {
+		if len(ids.rand) == 0 && len(ids.exclusive) == 0 {
+			return nil
+		}
+		if len(ids.exclusive) == 0 {
+			nodes = append([]string{seenName(o)}, nodes...)
+		}
+	}
+	sort.SliceStable(nodes, func(i, j int) bool { return rank(nodes[i]) < rank(nodes[j]) })
+	return nodes
 }
 
 // foldSNMPInterfaces gives each device that described itself over SNMP the
@@ -603,14 +629,14 @@ func rank(id string) int {
 func evidenceOf(o *Observation, tied []string, refused map[string]string) []Evidence {
 	t := append([]string(nil), tied...)
 	sort.Strings(t)
-	out := []Evidence{{Tied: t, Outcome: "tied", Method: o.Method, Observer: o.Observer, Ref: o.Ref, FirstSeen: o.At, LastSeen: o.At, Count: 1}}
+	out := []Evidence{{Tied: t, Outcome: "tied", Method: o.Method, Observer: o.Observer, Ref: o.Ref, FirstSeen: o.since(), LastSeen: o.At, Count: o.count()}}
 	var keys []string
 	for k := range refused {
 		keys = append(keys, k)
 	}
 	sort.Strings(keys)
 	for _, k := range keys {
-		out = append(out, Evidence{Tied: []string{tied[0], k}, Outcome: "refused: " + refused[k], Method: o.Method, Observer: o.Observer, Ref: o.Ref, FirstSeen: o.At, LastSeen: o.At, Count: 1})
+		out = append(out, Evidence{Tied: []string{tied[0], k}, Outcome: "refused: " + refused[k], Method: o.Method, Observer: o.Observer, Ref: o.Ref, FirstSeen: o.since(), LastSeen: o.At, Count: o.count()})
 	}
 	return out
 }

@@ -94,11 +94,12 @@ func later(a, b time.Time) time.Time {
 	return a
 }
 
-// addObs counts one observation (what build does per observation, less its
-// identifiers and evidence).
+// addObs counts an observation, or an aggregate of identical ones (what
+// build does per observation, less its identifiers and evidence).
 func (a *agg) addObs(o *Observation) {
-	a.n++
-	a.first, a.last = earlier(a.first, o.At), later(a.last, o.At)
+	n := o.count()
+	a.n += n
+	a.first, a.last = earlier(a.first, o.since()), later(a.last, o.At)
 	if h := strings.ToLower(strings.TrimSpace(o.Hostname)); h != "" {
 		a.hosts = addStamp(a.hosts, h, o.At)
 	}
@@ -106,10 +107,10 @@ func (a *agg) addObs(o *Observation) {
 		a.ips = addStamp(a.ips, o.IP, o.At)
 	}
 	if o.Vendor != "" {
-		a.vendors = addTally(a.vendors, o.Vendor, 1)
+		a.vendors = addTally(a.vendors, o.Vendor, n)
 	}
 	for i, k := range o.Kinds {
-		a.kinds = addTally(a.kinds, k, len(o.Kinds)-i)
+		a.kinds = addTally(a.kinds, k, (len(o.Kinds)-i)*n)
 	}
 	a.observers = addStr(a.observers, o.Observer)
 	a.methods = addStr(a.methods, o.Method)
@@ -179,6 +180,7 @@ type held struct {
 	ref  string
 	node string
 	h    *holder // when placed through a holder, which may move
+	self bool    // an agent's inventory
 }
 
 func (x *held) anchor() string {
@@ -220,11 +222,11 @@ func (h *holder) contribution() *agg {
 		return &c
 	}
 	if h.best == nil {
-		c.ids = []Identifier{{ID: h.ipseen, FirstSeen: h.at, LastSeen: h.at}}
-		c.ev = []Evidence{{Tied: []string{h.ipseen}, Outcome: "seen by IP only", Method: h.method, Observer: h.observer, Ref: h.ref, FirstSeen: h.at, LastSeen: h.at, Count: 1}}
+		c.ids = []Identifier{{ID: h.ipseen, FirstSeen: h.a.first, LastSeen: h.a.last}}
+		c.ev = []Evidence{{Tied: []string{h.ipseen}, Outcome: "seen by IP only", Method: h.method, Observer: h.observer, Ref: h.ref, FirstSeen: h.a.first, LastSeen: h.a.last, Count: h.a.n}}
 		return &c
 	}
-	c.ev = []Evidence{{Tied: []string{"ip:" + h.ip}, Outcome: "seen by IP, held by this device then", Method: h.method, Observer: h.observer, Ref: h.ref, FirstSeen: h.at, LastSeen: h.at, Count: 1}}
+	c.ev = []Evidence{{Tied: []string{"ip:" + h.ip}, Outcome: "seen by IP, held by this device then", Method: h.method, Observer: h.observer, Ref: h.ref, FirstSeen: h.a.first, LastSeen: h.a.last, Count: h.a.n}}
 	return &c
 }
 
@@ -238,6 +240,13 @@ type Incremental struct {
 	pending  map[string][]*holder // randomised MAC -> sightings waiting for a trusted observation to name it
 	byIP     map[string][]*held
 	ipOnly   map[string][]*holder // IP -> observations with only that IP
+	// After a build from aggregates (lazy), an IP's evidence is kept one by
+	// one only once it is exact: expanded because it has both kinds of
+	// observation. heldAt and mixed track the others.
+	lazy     bool
+	exactIP  map[string]bool
+	heldAt   map[string]bool
+	mixed    map[string]bool
 	subnets  []netip.Prefix
 	prefixes map[netip.Prefix]bool
 
@@ -258,6 +267,7 @@ func NewIncremental(splits []Split) *Incremental {
 		agents: map[string]map[string]bool{}, span: map[string][2]time.Time{}, members: map[string][]string{}},
 		nodes: map[string]*agg{}, attached: map[string]map[*holder]bool{}, rsByKey: map[string]*holder{}, pending: map[string][]*holder{},
 		byIP: map[string][]*held{}, ipOnly: map[string][]*holder{}, prefixes: map[netip.Prefix]bool{},
+		exactIP: map[string]bool{}, heldAt: map[string]bool{}, mixed: map[string]bool{},
 		touched: map[string]bool{}, oldRoots: map[string]bool{}, devRoot: map[string]string{}, rootOf: map[string]string{}}
 	for _, sp := range splits {
 		m := map[string]bool{}
@@ -374,7 +384,9 @@ func (s *Incremental) Apply(obs []Observation) bool {
 	for id, sp := range spans {
 		g.span[id] = sp
 	}
-	s.n += len(obs)
+	for i := range obs {
+		s.n += obs[i].count()
+	}
 	ps := tieTrusted(g, obs)
 	// Sightings of a randomised MAC that a trusted observation now names
 	// move to it, as Resolve would have placed them.
@@ -395,14 +407,14 @@ func (s *Incremental) Apply(obs []Observation) bool {
 		a := s.node(p.anchor)
 		a.addObs(p.o)
 		for _, id := range p.ids {
-			a.addID(id, p.o.At, p.o.At)
+			a.addID(id, p.o.since(), p.o.At)
 		}
 		for _, e := range p.outcome {
 			a.addEv(e)
 		}
 		s.touched[p.anchor] = true
 		if p.o.IP != "" {
-			newHeld = append(newHeld, &held{ip: p.o.IP, at: p.o.At, ref: p.o.Ref, node: p.anchor})
+			newHeld = append(newHeld, &held{ip: p.o.IP, at: p.o.At, ref: p.o.Ref, node: p.anchor, self: p.o.Method == "self"})
 		}
 	}
 	// Pass 3: sightings.
@@ -448,8 +460,8 @@ func (s *Incremental) Apply(obs []Observation) bool {
 		p.anchor, p.ids = id, []string{id}
 		a := s.node(id)
 		a.addObs(p.o)
-		a.addID(id, p.o.At, p.o.At)
-		a.addEv(Evidence{Tied: []string{id}, Outcome: "seen", Method: p.o.Method, Observer: p.o.Observer, Ref: p.o.Ref, FirstSeen: p.o.At, LastSeen: p.o.At, Count: 1})
+		a.addID(id, p.o.since(), p.o.At)
+		a.addEv(Evidence{Tied: []string{id}, Outcome: "seen", Method: p.o.Method, Observer: p.o.Observer, Ref: p.o.Ref, FirstSeen: p.o.since(), LastSeen: p.o.At, Count: p.o.count()})
 		s.touched[id] = true
 		if p.o.IP != "" {
 			newHeld = append(newHeld, &held{ip: p.o.IP, at: p.o.At, ref: p.o.Ref, node: id})
@@ -458,39 +470,150 @@ func (s *Incremental) Apply(obs []Observation) bool {
 	// Pass 4: an IP is evidence at a time. New evidence may be closer to
 	// an IP-only observation placed before.
 	for _, x := range newHeld {
-		ip := x.ip
-		s.byIP[ip] = append(s.byIP[ip], x)
-		for _, h := range s.ipOnly[ip] {
-			if inWindow(h.at, x) && closer(h.at, x, h.best) {
-				if h.best == nil {
-					s.touched[h.node] = true
-				}
-				s.setBest(h, x)
-			}
-		}
+		s.addHeld(x)
 	}
 	for _, p := range ps {
-		if p.anchor != "" || p.o.IP == "" {
-			continue
+		if p.anchor == "" && p.o.IP != "" {
+			s.placeIPOnly(p.o)
 		}
-		h := &holder{ip: p.o.IP, at: p.o.At, ref: p.o.Ref, method: p.o.Method, observer: p.o.Observer,
-			ipseen: IDIPSeen + ":" + p.o.Observer + "/" + p.o.IP}
-		h.a.addObs(p.o)
-		s.ipOnly[p.o.IP] = append(s.ipOnly[p.o.IP], h)
+	}
+	return true
+}
+
+// exact says whether the evidence of ip is kept observation by observation:
+// always, except after a build from aggregates (lazy), where only the IPs
+// that had both kinds of observation were expanded.
+func (s *Incremental) exact(ip string) bool {
+	return !s.lazy || s.exactIP[ip]
+}
+
+// addHeld records that a placed observation held its IP then, and moves
+// the IP-only observations it is closer to. Where the IP is not exact it
+// records only that the IP was held (an inventory's evidence is kept: the
+// engine expands from the observation feed, which has no inventories).
+func (s *Incremental) addHeld(x *held) {
+	ip := x.ip
+	if !s.exact(ip) {
+		s.heldAt[ip] = true
+		if len(s.ipOnly[ip]) > 0 {
+			s.mixed[ip] = true
+		}
+		if !x.self {
+			return
+		}
+	}
+	s.byIP[ip] = append(s.byIP[ip], x)
+	if !s.exact(ip) {
+		return
+	}
+	for _, h := range s.ipOnly[ip] {
+		if inWindow(h.at, x) && closer(h.at, x, h.best) {
+			if h.best == nil {
+				s.touched[h.node] = true
+			}
+			s.setBest(h, x)
+		}
+	}
+}
+
+// placeIPOnly places an observation with only an IP at the device that
+// held the IP closest in time, else at a weak device of its observer and IP.
+func (s *Incremental) placeIPOnly(o *Observation) {
+	h := &holder{ip: o.IP, at: o.At, ref: o.Ref, method: o.Method, observer: o.Observer,
+		ipseen: IDIPSeen + ":" + o.Observer + "/" + o.IP}
+	h.a.addObs(o)
+	s.ipOnly[o.IP] = append(s.ipOnly[o.IP], h)
+	if s.exact(o.IP) {
 		var best *held
-		for _, x := range s.byIP[p.o.IP] {
-			if inWindow(p.o.At, x) && closer(p.o.At, x, best) {
+		for _, x := range s.byIP[o.IP] {
+			if inWindow(o.At, x) && closer(o.At, x, best) {
 				best = x
 			}
 		}
 		if best != nil {
 			s.setBest(h, best)
+			return
+		}
+	} else if s.heldAt[o.IP] {
+		s.mixed[o.IP] = true // placed for now; Expand places it
+	}
+	s.g.add(h.ipseen)
+	s.attach(h, h.ipseen)
+}
+
+// Mixed lists the IPs, not exact, that now have both observations that
+// held them and observations with only them: the engine must Expand each
+// before the devices are built.
+func (s *Incremental) Mixed() []string {
+	out := make([]string, 0, len(s.mixed))
+	for ip := range s.mixed {
+		out = append(out, ip)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// Expand makes ip exact: obs are every observation applied so far that
+// carries it (read back one by one), with the SNMP interfaces Apply folded
+// into them. The evidence that a device held it is
+// recorded, and the observations with only that IP replace the (maybe
+// aggregated) ones placed before and are placed anew.
+func (s *Incremental) Expand(ip string, obs []Observation) {
+	for _, h := range s.ipOnly[ip] {
+		if h.best != nil && h.best.h != nil {
+			o := h.best.h
+			o.deps = slices.DeleteFunc(o.deps, func(x *holder) bool { return x == h })
+		}
+		delete(s.attached[h.node], h)
+		s.touched[h.node] = true
+	}
+	delete(s.ipOnly, ip)
+	delete(s.mixed, ip)
+	delete(s.heldAt, ip)
+	s.exactIP[ip] = true
+	var only []*Observation
+	obs = foldSNMPInterfaces(obs)
+	for i := range obs {
+		o := &obs[i]
+		if o.IP != ip {
 			continue
 		}
-		g.add(h.ipseen)
-		s.attach(h, h.ipseen)
+		if node, h, ok := s.placedAt(o); ok {
+			s.addHeld(&held{ip: ip, at: o.At, ref: o.Ref, node: node, h: h})
+		} else if node == "" {
+			only = append(only, o)
+		}
 	}
-	return true
+	for _, o := range only {
+		s.placeIPOnly(o)
+	}
+}
+
+// placedAt says where Apply placed an observation that carries an
+// identifier: its node, or the holder of its randomised MAC's sightings.
+// An observation with none is IP-only (node ""); a sighting whose holder
+// is unknown is neither (node "?").
+func (s *Incremental) placedAt(o *Observation) (node string, h *holder, ok bool) {
+	ids := identifiersOf(o)
+	if trusted(o.Method) {
+		if nodes := trustedNodes(o, ids); len(nodes) > 0 {
+			return nodes[0], nil, true
+		}
+		if len(ids.exclusive) > 0 {
+			return ids.exclusive[0], nil, true
+		}
+		return "", nil, false
+	}
+	switch {
+	case len(ids.strong) > 0:
+		return ids.strong[0], nil, true
+	case len(ids.rand) > 0:
+		if h := s.rsByKey[ids.rand[0]+"|"+seenName(o)+"|"+o.Method]; h != nil {
+			return "", h, true
+		}
+		return "?", nil, false
+	}
+	return "", nil, false
 }
 
 // Changes returns the devices built anew since the last call and the ids of

@@ -13,6 +13,7 @@ import (
 
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 	"github.com/umbrasec/umbra/collector/internal/registry"
+	"github.com/umbrasec/umbra/collector/internal/store"
 )
 
 // live is what the engines of one process keep of a database between runs:
@@ -47,9 +48,6 @@ var lives sync.Map // *store.DB -> *live
 // insert finished after a later row was read (received_at is stamped before
 // the insert) or that another collector stamped with a lagging clock.
 const overlap = 30 * time.Second
-
-// chunkRows bounds the observations a rebuild holds at once.
-const chunkRows = 2_000_000
 
 func matchKeys(d *Device) []string {
 	var ks []string
@@ -124,53 +122,68 @@ type batch struct {
 	latest   time.Time
 }
 
+// scanFeed reads one row of feedColumns.
+func scanFeed(rows driver.Rows) (o Observation, rep string, idx uint32, recv time.Time, err error) {
+	var ek, ev []string
+	if err = rows.Scan(&recv, &o.At, &o.Observer, &o.Method, &o.IP, &o.MAC, &o.Hostname, &o.Vendor, &o.Serial, &o.Via, &o.Port, &o.Kinds, &rep, &idx, &ek, &ev); err != nil {
+		return o, rep, idx, recv, err
+	}
+	o.ClientID = clientID(ek, ev)
+	o.Ref = fmt.Sprintf("%s#%d", rep, idx)
+	return o, rep, idx, recv, nil
+}
+
+type rowKey struct {
+	rep string
+	idx uint32
+}
+
+// readFeed reads the observations of query (over feedColumns) of reports
+// not in skip, each (report, index) once, into b.
+func (e *Engine) readFeed(ctx context.Context, b *batch, what, query string, skip map[string]bool, args ...any) error {
+	seen := map[rowKey]bool{}
+	return e.db.QueryEach(ctx, what, query, func(rows driver.Rows) error {
+		o, rep, idx, recv, err := scanFeed(rows)
+		if err != nil || skip[rep] || seen[rowKey{rep, idx}] {
+			return err
+		}
+		seen[rowKey{rep, idx}] = true
+		b.reports[rep] = true
+		b.latest = later(b.latest, recv)
+		b.obs = append(b.obs, o)
+		return nil
+	}, args...)
+}
+
+// window is the condition and arguments of received_at in [from, to) (to
+// zero: no end). An open window binds its start twice: the driver cannot
+// bind a DateTime near its end of range.
+func window(from, to time.Time) (string, []any) {
+	if to.IsZero() {
+		return "received_at >= ? AND received_at >= ?", []any{dbTime(from), dbTime(from)}
+	}
+	return "received_at >= ? AND received_at < ?", []any{dbTime(from), dbTime(to)}
+}
+
 // read reads the observations and inventories received in [from, to) (to
 // zero: no end) of reports not in skip.
 func (e *Engine) read(ctx context.Context, from, to time.Time, skip map[string]bool) (*batch, error) {
 	b := &batch{reports: map[string]bool{}}
-	// An open window binds its start twice: the driver cannot bind a
-	// DateTime near its end of range.
-	qObs := "SELECT " + feedColumns + " FROM observation_feed WHERE received_at >= ? AND received_at < ?"
-	qInv := `SELECT agent_id, report_id, collected_at, host_id, hostname, received_at FROM inventories FINAL
-WHERE received_at >= ? AND received_at < ?`
-	end := dbTime(to)
-	if to.IsZero() {
-		qObs = "SELECT " + feedColumns + " FROM observation_feed WHERE received_at >= ? AND received_at >= ?"
-		qInv = `SELECT agent_id, report_id, collected_at, host_id, hostname, received_at FROM inventories FINAL
-WHERE received_at >= ? AND received_at >= ?`
-		end = dbTime(from)
-	}
-	type key struct {
-		rep string
-		idx uint32
-	}
-	seen := map[key]bool{}
-	err := e.db.QueryEach(ctx, "new observations", qObs, func(rows driver.Rows) error {
-		var o Observation
-		var rep string
-		var idx uint32
-		var recv time.Time
-		var ek, ev []string
-		if err := rows.Scan(&recv, &o.At, &o.Observer, &o.Method, &o.IP, &o.MAC, &o.Hostname, &o.Vendor, &o.Serial, &o.Via, &o.Port, &o.Kinds, &rep, &idx, &ek, &ev); err != nil {
-			return err
-		}
-		if skip[rep] || seen[key{rep, idx}] {
-			return nil
-		}
-		seen[key{rep, idx}] = true
-		b.reports[rep] = true
-		b.latest = later(b.latest, recv)
-		o.ClientID = clientID(ek, ev)
-		o.Ref = fmt.Sprintf("%s#%d", rep, idx)
-		b.obs = append(b.obs, o)
-		return nil
-	}, dbTime(from), end)
-	if err != nil {
+	cond, args := window(from, to)
+	if err := e.readFeed(ctx, b, "new observations", "SELECT "+feedColumns+" FROM observation_feed WHERE "+cond, skip, args...); err != nil {
 		return nil, err
 	}
+	return b, e.readInventories(ctx, b, from, to, skip)
+}
+
+// readInventories adds the inventories received in [from, to) of reports
+// not in skip or b to b, with their identity and interfaces.
+func (e *Engine) readInventories(ctx context.Context, b *batch, from, to time.Time, skip map[string]bool) error {
 	var invs []Observation
 	var reps []string
-	err = e.db.QueryEach(ctx, "new inventories", qInv, func(rows driver.Rows) error {
+	cond, args := window(from, to)
+	err := e.db.QueryEach(ctx, "new inventories", `SELECT agent_id, report_id, collected_at, host_id, hostname, received_at FROM inventories FINAL
+WHERE `+cond, func(rows driver.Rows) error {
 		var o Observation
 		var rep string
 		var recv time.Time
@@ -186,20 +199,23 @@ WHERE received_at >= ? AND received_at >= ?`
 		invs = append(invs, o)
 		reps = append(reps, rep)
 		return nil
-	}, dbTime(from), end)
+	}, args...)
 	if err != nil || len(invs) == 0 {
-		return b, err
+		return err
+	}
+	if len(reps) > inChunk {
+		reps = nil // every report's: a query's text is bounded
 	}
 	det, err := e.inventoryDetails(ctx, reps)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	for _, o := range invs {
 		det.fill(&o, strings.TrimPrefix(o.Ref, "inventory:"))
 		b.obs = append(b.obs, o)
 	}
 	b.prefixes = det.subnets()
-	return b, nil
+	return nil
 }
 
 // agentSpans reads when each agent's inventories began and ended, so a
@@ -218,36 +234,25 @@ func (e *Engine) agentSpans(ctx context.Context) (map[string][2]time.Time, error
 	return out, err
 }
 
-// chunks splits the feed into windows of received_at of about chunkRows
-// rows each; the last window has no end.
-func (e *Engine) chunks(ctx context.Context) ([]time.Time, error) {
-	var starts []time.Time
-	var rows uint64
-	err := e.db.QueryEach(ctx, "feed size", `SELECT toStartOfHour(received_at) AS h, count() FROM observation_feed GROUP BY h ORDER BY h`, func(r driver.Rows) error {
-		var h time.Time
-		var n uint64
-		if err := r.Scan(&h, &n); err != nil {
-			return err
-		}
-		if len(starts) == 0 || rows+n > chunkRows {
-			starts = append(starts, h.UTC())
-			rows = 0
-		}
-		rows += n
-		return nil
-	})
-	if len(starts) == 0 {
-		starts = []time.Time{time.Unix(0, 0).UTC()}
-	}
-	starts[0] = time.Unix(0, 0).UTC()
-	return starts, err
-}
+// aggKey is what the build groups the observation feed by: everything
+// Apply reads of an observation but its time and place.
+const aggKey = `observer, method, ip, mac, hostname, vendor, serial, via, port, kinds, evidence_keys, evidence_values`
 
-// rebuild builds the graph from every stored observation, window by window
-// of arrival.
+// aggChunk bounds the aggregates a build applies at once.
+const aggChunk = 500_000
+
+// rebuild builds the graph from every stored observation. ClickHouse
+// aggregates the observation feed (GROUP BY everything but time and place:
+// a host seen by ARP a thousand times is one row with a count, a first and
+// a last time), so the build costs the distinct observations, not every
+// one. What depends on each observation's time is kept exact: reports
+// stored twice are read one by one and counted once, and the IPs with both
+// observations that held them and observations with only them are read
+// back one by one (expand).
 func (e *Engine) rebuild(ctx context.Context, splits []Split) (*live, int, error) {
 	l := &live{inc: NewIncremental(splits), splitsKey: splitsKey(splits), done: map[string]bool{},
 		keys: map[string][]string{}, byKey: map[string][]string{}, matched: map[string]Device{}, other: map[string]bool{}, shadow: newShadowIndex()}
+	l.inc.lazy = true
 	spans, err := e.agentSpans(ctx)
 	if err != nil {
 		return nil, 0, err
@@ -255,34 +260,173 @@ func (e *Engine) rebuild(ctx context.Context, splits []Split) (*live, int, error
 	for id, sp := range spans {
 		l.inc.g.span[id] = sp
 	}
-	starts, err := e.chunks(ctx)
+	// Every report of the feed; those whose rows outnumber their indexes
+	// were stored more than once.
+	var last time.Time
+	type rep struct {
+		first, last time.Time
+		dup         bool
+	}
+	reps := map[string]rep{}
+	// The build's queries group and sort on disk what outgrows 1 GB, and
+	// may take longer than the driver's read timeout (a query's whole
+	// answer must arrive within it unless the context has a deadline).
+	big, cancel := context.WithTimeout(store.Spilling(ctx, 1<<30), 6*time.Hour)
+	defer cancel()
+	err = e.db.QueryEach(big, "feed reports", `SELECT report_id, min(received_at), max(received_at), count() > uniqExact(idx) FROM observation_feed GROUP BY report_id`, func(rows driver.Rows) error {
+		var id string
+		var r rep
+		if err := rows.Scan(&id, &r.first, &r.last, &r.dup); err != nil {
+			return err
+		}
+		reps[id] = r
+		last = later(last, r.last)
+		return nil
+	})
 	if err != nil {
 		return nil, 0, err
 	}
-	n := 0
-	for i, from := range starts {
-		var to time.Time
-		if i+1 < len(starts) {
-			to = starts[i+1]
+	// A report stored twice, or on both sides of the cut (the last
+	// overlap), is read one by one.
+	cut := time.Unix(0, 0).UTC()
+	if !last.IsZero() {
+		cut = later(cut, last.Add(-overlap))
+	}
+	var dups []string
+	for id, r := range reps {
+		if r.first.Before(cut) {
+			l.done[id] = true
+			if r.dup || !r.last.Before(cut) {
+				dups = append(dups, id)
+			}
 		}
-		b, err := e.read(ctx, from, to, l.done)
+	}
+	reps = nil
+	extra := &batch{reports: map[string]bool{}}
+	for i := 0; i < len(dups); i += inChunk {
+		part := dups[i:min(len(dups), i+inChunk)]
+		if err := e.readFeed(ctx, extra, "reports stored twice", "SELECT "+feedColumns+" FROM observation_feed WHERE report_id IN (SELECT arrayJoin(?))", nil, part); err != nil {
+			return nil, 0, err
+		}
+	}
+	if err := e.readInventories(ctx, extra, time.Unix(0, 0), time.Time{}, nil); err != nil {
+		return nil, 0, err
+	}
+	for r := range extra.reports {
+		l.done[r] = true
+	}
+	l.watermark = later(l.watermark, extra.latest)
+	l.inc.AddSubnets(extra.prefixes)
+	slices.SortFunc(extra.obs, func(a, b Observation) int { return a.At.Compare(b.At) })
+	var chunk []Observation
+	apply := func() error {
+		// The inventories and reports read one by one take their place
+		// in time among the aggregates.
+		n := len(extra.obs)
+		if len(chunk) > 0 && len(chunk) >= aggChunk {
+			end := chunk[len(chunk)-1].since()
+			n, _ = slices.BinarySearchFunc(extra.obs, end, func(o Observation, t time.Time) int { return o.At.Compare(t) })
+		}
+		chunk = append(chunk, extra.obs[:n]...)
+		extra.obs = extra.obs[n:]
+		if !l.inc.Apply(chunk) {
+			return fmt.Errorf("rebuilding the identifier graph: agent lifetimes changed while reading (retry)")
+		}
+		e.log.Debug("rebuild applied", "observations", l.inc.Observations(), "nodes", len(l.inc.nodes))
+		chunk = chunk[:0]
+		return nil
+	}
+	// Before the cut, the reports are known (done); after it, the query
+	// says which reports it read, and counts each (report, index) once: a
+	// run reads from there again and must skip exactly those.
+	for _, tail := range []bool{false, true} {
+		cond, args := window(time.Unix(0, 0), cut)
+		count, reports := "count()", "CAST([] AS Array(String))"
+		if tail {
+			cond, args = window(cut, time.Time{})
+			count, reports = "uniqExact(report_id, idx)", "groupUniqArray(report_id)"
+		}
+		if len(dups) > 0 {
+			// Few: a retry after a crash between the write and the answer.
+			cond += " AND report_id NOT IN (SELECT arrayJoin(?))"
+			args = append(args, dups)
+		}
+		err = e.db.QueryEach(big, "aggregated observations", `SELECT `+aggKey+`, `+count+`, min(observed_at) AS since, max(observed_at),
+max(concat(toString(toUInt32(observed_at)), '|', report_id, '#', toString(idx))), max(received_at), `+reports+`
+FROM observation_feed WHERE `+cond+` GROUP BY `+aggKey+` ORDER BY since`, func(rows driver.Rows) error {
+			var o Observation
+			var ek, ev, reps []string
+			var n uint64
+			var recv time.Time
+			if err := rows.Scan(&o.Observer, &o.Method, &o.IP, &o.MAC, &o.Hostname, &o.Vendor, &o.Serial, &o.Via, &o.Port, &o.Kinds, &ek, &ev,
+				&n, &o.Since, &o.At, &o.Ref, &recv, &reps); err != nil {
+				return err
+			}
+			o.ClientID = clientID(ek, ev)
+			o.Count = int(n)
+			_, o.Ref, _ = strings.Cut(o.Ref, "|")
+			l.watermark = later(l.watermark, recv)
+			for _, r := range reps {
+				l.done[r] = true
+			}
+			chunk = append(chunk, o)
+			if len(chunk) >= aggChunk {
+				return apply()
+			}
+			return nil
+		}, args...)
 		if err != nil {
 			return nil, 0, err
 		}
-		l.inc.AddSubnets(b.prefixes)
-		if !l.inc.Apply(b.obs) {
-			return nil, 0, fmt.Errorf("rebuilding the identifier graph: agent lifetimes changed while reading (retry)")
-		}
-		n += len(b.obs)
-		for r := range b.reports {
-			l.done[r] = true
-		}
-		l.watermark = later(l.watermark, b.latest)
-		e.log.Debug("rebuild window applied", "window", i+1, "windows", len(starts), "observations", n, "nodes", len(l.inc.nodes))
+	}
+	if err := apply(); err != nil {
+		return nil, 0, err
+	}
+	if err := e.expand(ctx, l); err != nil {
+		return nil, 0, err
 	}
 	l.open = map[string]findingMeta{}
 	err = e.findingMetas(ctx, l.setMeta)
-	return l, n, err
+	return l, l.inc.Observations(), err
+}
+
+// inChunk bounds the values bound into one IN (…) (a query's text is
+// limited to 256 KiB by default).
+const inChunk = 5000
+
+// expand reads back one by one the observations of every IP that now has
+// both observations that held it and observations with only it, and makes
+// it exact (Incremental.Expand).
+func (e *Engine) expand(ctx context.Context, l *live) error {
+	ips := l.inc.Mixed()
+	for i := 0; i < len(ips); i += inChunk {
+		part := ips[i:min(len(ips), i+inChunk)]
+		b := &batch{reports: map[string]bool{}}
+		// With the other interfaces of a device that answered SNMP there,
+		// which Apply folded into its observation.
+		if err := e.readFeed(ctx, b, "observations of mixed addresses", "SELECT "+feedColumns+` FROM observation_feed
+WHERE ip IN (SELECT arrayJoin(?)) OR method = 'snmp' AND via IN (SELECT arrayJoin(?))`, nil, part, part); err != nil {
+			return err
+		}
+		byIP := map[string][]Observation{}
+		for _, o := range b.obs {
+			// Only what was applied: a report that arrived since is
+			// applied, on an exact IP, by the next run.
+			if rep, _, _ := strings.Cut(o.Ref, "#"); l.done[rep] {
+				byIP[o.IP] = append(byIP[o.IP], o)
+				if o.Method == "snmp" && o.Via != "" && o.Via != o.IP {
+					byIP[o.Via] = append(byIP[o.Via], o)
+				}
+			}
+		}
+		for _, ip := range part {
+			l.inc.Expand(ip, byIP[ip])
+		}
+	}
+	if len(ips) > 0 {
+		e.log.Debug("expanded addresses", "ips", len(ips))
+	}
+	return nil
 }
 
 // findingMetas reads the latest state of every stored finding.
@@ -351,6 +495,10 @@ func (e *Engine) Run(ctx context.Context, trigger string) (RunStats, error) {
 				l.done[r] = true
 			}
 			l.watermark = later(l.watermark, b.latest)
+			if err := e.expand(ctx, l); err != nil {
+				lives.Delete(e.db)
+				return st, err
+			}
 		} else {
 			l = nil
 		}

@@ -15,6 +15,19 @@ import (
 	"github.com/umbrasec/umbra/collector/internal/store/storetest"
 )
 
+// mixedSQL stores one observation of each of N generated devices (every
+// 20th from the given kind), seen by observer with method at the address
+// the generator gives it, offset seconds after a sighting of it, each in
+// a report of its own. A MAC prefix gives each a MAC; "" none.
+const mixedSQL = `INSERT INTO observations (observed_at, received_at, agent_id, report_id, idx, observer, method, ip, mac, mac_local,
+hostname, vendor, model, serial, via, port, open_ports, rtt_us, kinds, kind_reasons, evidence_keys, evidence_values)
+SELECT toDateTime(? + intDiv((d + ?) * ?, 1000) + ?, 'UTC'), toDateTime(?, 'UTC'), '', concat('mixed-', ?, '-', toString(d)), toUInt32(0), ?, ?,
+    concat('10.', toString(intDiv(d, 65536) % 256), '.', toString(intDiv(d, 256) % 256), '.', toString(d % 256)),
+    if(? = '', '', concat(?, ':', lower(hex(toUInt8(intDiv(d, 65536) % 256))), ':', lower(hex(toUInt8(intDiv(d, 256) % 256))), ':', lower(hex(toUInt8(d % 256))))),
+    toUInt8(0), '', '', '', '', '', '', CAST([] AS Array(UInt16)), toUInt64(0), CAST([] AS Array(String)), CAST([] AS Array(String)),
+    CAST([] AS Array(String)), CAST([] AS Array(String))
+FROM (SELECT number * 20 + ? AS d FROM system.numbers LIMIT ?)`
+
 // storedDevices reads every current device with its identifiers and
 // evidence.
 func storedDevices(t testing.TB, e *Engine) []Device {
@@ -112,20 +125,56 @@ func TestIncrementalRunsEqualFullRecompute(t *testing.T) {
 			if _, err := reg.Retire(ctx, me, "SW-29", registry.Retirement{Dispose: true, Outcome: "recycled", Reason: "test"}); err != nil {
 				t.Fatal(err)
 			}
+		case 3:
+			// Retries: three reports stored before are stored again (the
+			// collector crashed between the write and its answer), now.
+			// No run and no rebuild may count them twice.
+			if err := db.Exec(ctx, `INSERT INTO observations (observed_at, received_at, agent_id, report_id, idx, observer, method, ip, mac, mac_local,
+hostname, vendor, model, serial, via, port, open_ports, rtt_us, kinds, kind_reasons, evidence_keys, evidence_values)
+SELECT observed_at, toDateTime(?, 'UTC'), agent_id, report_id, idx, observer, method, ip, mac, mac_local, hostname, vendor, model, serial, via, port,
+    open_ports, rtt_us, kinds, kind_reasons, evidence_keys, evidence_values
+FROM observations WHERE report_id IN (SELECT report_id FROM observations GROUP BY report_id ORDER BY report_id LIMIT 3)`,
+				start.Add(time.Duration(i+1)*time.Hour).Unix()); err != nil {
+				t.Fatal(err)
+			}
 		case len(batches) - 1:
 			// Time passes: every deployed asset whose device is not seen
 			// again goes missing, with no observation of it.
 			now = now.Add(20 * 24 * time.Hour)
 		}
-		if err := Generate(ctx, db, Generated{Devices: devices, From: from, N: n, Start: start, Step: step, Received: start.Add(time.Duration(i+1) * time.Hour)}); err != nil {
+		recv := start.Add(time.Duration(i+1) * time.Hour)
+		if err := Generate(ctx, db, Generated{Devices: devices, From: from, N: n, Start: start, Step: step, Received: recv}); err != nil {
 			t.Fatal(err)
 		}
 		from += n
+		// Addresses with both kinds of observation, which the build and a
+		// run read back one by one: before the build, a router's sweep
+		// sees 50 hosts known by their MAC; later, 50 hosts seen only by
+		// that sweep show up in ARP with a MAC.
+		extra := uint64(0)
+		switch i {
+		case 0:
+			extra = 50
+			if err := db.Exec(ctx, mixedSQL, start.Unix(), devices, uint64(step.Milliseconds()), 300, recv.Unix(), "b0", "remote", "icmp", "", "", 0, extra); err != nil {
+				t.Fatal(err)
+			}
+		case 3:
+			extra = 50
+			if err := db.Exec(ctx, mixedSQL, start.Unix(), 2*devices, uint64(step.Milliseconds()), 600, recv.Unix(), "b3", "scanner", "arp", "00:1b:ee", "00:1b:ee", 8, extra); err != nil {
+				t.Fatal(err)
+			}
+		}
+		n += extra
+		rows += extra
 		st, err := e.Run(ctx, "test")
 		if err != nil {
 			t.Fatal(err)
 		}
 		t.Logf("batch %d: %d rows: %+v", i, n, st)
+		// The addresses with both kinds were read back one by one.
+		if v, _ := lives.Load(db); i == 0 && len(v.(*live).inc.exactIP) != 50 || i == 3 && len(v.(*live).inc.exactIP) != 100 {
+			t.Fatalf("after batch %d: %d exact addresses; want 50 after the build and 100 after batch 3", i, len(v.(*live).inc.exactIP))
+		}
 		opened[i], opened[-i-1] = st.Opened, st.Resolved
 		// What the run left open is what judging every device and asset
 		// again gives.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 
+	"github.com/ClickHouse/clickhouse-go/v2"
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 )
 
@@ -61,4 +62,14 @@ ORDER BY c_name, source`
 		return nil
 	}, uint64(MaxSoftwareAgents), "", "", "", "")
 	return out, err
+}
+
+// Spilling returns ctx for a query whose GROUP BY or ORDER BY may outgrow
+// the server's memory limit for a query: past bytes, each goes on
+// disk instead of failing.
+func Spilling(ctx context.Context, bytes int) context.Context {
+	return clickhouse.Context(ctx, clickhouse.WithSettings(clickhouse.Settings{
+		"max_bytes_before_external_group_by": bytes,
+		"max_bytes_before_external_sort":     bytes,
+	}))
 }

@@ -1,0 +1,154 @@
+package reconcile
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+)
+
+// aggregate groups observations as the build's query groups the feed (by
+// everything but time and place: count, first and last time, last place);
+// agents' inventories stay one by one, as the build reads them.
+func aggregate(obs []Observation) (groups, single []Observation) {
+	at := map[string]int{}
+	for _, o := range obs {
+		if o.Method == "self" {
+			single = append(single, o)
+			continue
+		}
+		k := fmt.Sprintf("%q", []any{o.Observer, o.Method, o.IP, o.MAC, o.Hostname, o.Vendor, o.Serial, o.Via, o.Port, o.Kinds, o.ClientID})
+		i, ok := at[k]
+		if !ok {
+			at[k] = len(groups)
+			o.Count, o.Since = 1, o.At
+			groups = append(groups, o)
+			continue
+		}
+		g := &groups[i]
+		g.Count++
+		g.Since = earlier(g.Since, o.At)
+		if o.At.After(g.At) || o.At.Equal(g.At) && o.Ref > g.Ref {
+			g.At, g.Ref = o.At, o.Ref
+		}
+	}
+	return groups, single
+}
+
+// buildFromAggregates is what Engine.rebuild does with the aggregates: a
+// lazy graph fed them (with the inventories) in chunks of size in order
+// of first sighting, then every mixed IP expanded from the observations.
+func buildFromAggregates(t *testing.T, obs []Observation, splits []Split, size int) *Incremental {
+	t.Helper()
+	groups, single := aggregate(obs)
+	all := append(groups, single...)
+	slices.SortStableFunc(all, func(a, b Observation) int { return a.since().Compare(b.since()) })
+	s := NewIncremental(splits)
+	s.lazy = true
+	for _, o := range obs {
+		if o.AgentID != "" {
+			sp, ok := s.g.span[IDAgent+":"+o.AgentID]
+			if !ok {
+				sp = [2]time.Time{o.At, o.At}
+			}
+			sp[0], sp[1] = earlier(sp[0], o.At), later(sp[1], o.At)
+			s.g.span[IDAgent+":"+o.AgentID] = sp
+		}
+	}
+	for i := 0; i < len(all); i += size {
+		if !s.Apply(slices.Clone(all[i:min(len(all), i+size)])) {
+			t.Fatal("a graph with every agent's lifetime refused a chunk")
+		}
+	}
+	mixed := s.Mixed()
+	for _, ip := range mixed {
+		var at []Observation
+		for _, o := range obs {
+			if o.IP == ip && o.Method != "self" {
+				at = append(at, o)
+			}
+		}
+		s.Expand(ip, at)
+	}
+	if len(s.Mixed()) != 0 {
+		t.Fatalf("still mixed after expanding: %v", s.Mixed())
+	}
+	if s.Observations() != len(obs) {
+		t.Fatalf("%d observations counted, want %d", s.Observations(), len(obs))
+	}
+	t.Logf("%d observations, %d aggregates and inventories, %d IPs expanded", len(obs), len(all), len(mixed))
+	return s
+}
+
+// A graph built from aggregates gives Resolve's devices, and applies later
+// observations one by one as a graph built from every observation does.
+func TestBuildFromAggregatesMatchesResolve(t *testing.T) {
+	obs := fleet(11, 900, 12)
+	cut := len(obs) * 3 / 4
+	for _, size := range []int{1 << 30, 500} {
+		t.Run(fmt.Sprintf("chunks-of-%d", min(size, len(obs))), func(t *testing.T) {
+			s := buildFromAggregates(t, obs[:cut], nil, size)
+			s.Changes()
+			if got, want := devicesJSON(t, s.Devices()), devicesJSON(t, Resolve(slices.Clone(obs[:cut]), nil, nil)); got != want {
+				t.Fatalf("built from aggregates: %s", firstDiff(got, want))
+			}
+			// Later observations, in batches, with the mixed IPs they make
+			// expanded as a run does.
+			for i := cut; i < len(obs); i += 101 {
+				end := min(len(obs), i+101)
+				if !s.Apply(slices.Clone(obs[i:end])) {
+					t.Fatal("a batch was refused")
+				}
+				for _, ip := range s.Mixed() {
+					var at []Observation
+					for _, o := range obs[:end] {
+						if o.IP == ip && o.Method != "self" {
+							at = append(at, o)
+						}
+					}
+					s.Expand(ip, at)
+				}
+				s.Changes()
+			}
+			if got, want := devicesJSON(t, s.Devices()), devicesJSON(t, Resolve(slices.Clone(obs), nil, nil)); got != want {
+				t.Fatalf("after later batches: %s", firstDiff(got, want))
+			}
+		})
+	}
+}
+
+// Every golden scenario built from aggregates gives Resolve's devices.
+func TestBuildFromAggregatesGoldenScenarios(t *testing.T) {
+	ins, err := filepath.Glob("testdata/*/input.json")
+	if err != nil || len(ins) == 0 {
+		t.Fatalf("no scenarios: %v", err)
+	}
+	for _, in := range ins {
+		t.Run(filepath.Base(filepath.Dir(in)), func(t *testing.T) {
+			data, err := os.ReadFile(in)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var sc scenario
+			if err := json.Unmarshal(data, &sc); err != nil {
+				t.Fatal(err)
+			}
+			obs := slices.Clone(sc.Observations)
+			slices.SortStableFunc(obs, func(a, b Observation) int {
+				if c := a.At.Compare(b.At); c != 0 {
+					return c
+				}
+				return strings.Compare(a.Ref, b.Ref)
+			})
+			s := buildFromAggregates(t, obs, sc.Splits, 1<<30)
+			s.Changes()
+			if got, want := devicesJSON(t, s.Devices()), devicesJSON(t, Resolve(slices.Clone(obs), sc.Splits, nil)); got != want {
+				t.Errorf("%s", firstDiff(got, want))
+			}
+		})
+	}
+}
