@@ -109,6 +109,16 @@ func TestBenchReconcile(t *testing.T) {
 	say("devices", st.Devices)
 	say("findings_open", st.Open)
 	say("heap_mib_after_build", ms.HeapAlloc>>20)
+	if p := os.Getenv("UMBRA_BENCH_MEMPROFILE"); p != "" {
+		f, err := os.Create(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := pprof.WriteHeapProfile(f); err != nil {
+			t.Fatal(err)
+		}
+		f.Close()
+	}
 
 	if p := os.Getenv("UMBRA_BENCH_CPUPROFILE"); p != "" {
 		f, err := os.Create(p)

@@ -619,6 +619,14 @@ func (s *Incremental) placedAt(o *Observation) (node string, h *holder, ok bool)
 // Changes returns the devices built anew since the last call and the ids of
 // devices that no longer exist (merged into others).
 func (s *Incremental) Changes() (changed []Device, gone []string) {
+	return s.ChangesEach(0, nil)
+}
+
+// ChangesEach is Changes for a caller that stores the devices as they are
+// built, so a build of every device never holds them all whole: each is
+// given the devices size at a time (all at once if size is 0), and the
+// devices returned are then cut to what judging reads (slim).
+func (s *Incremental) ChangesEach(size int, each func([]Device)) (changed []Device, gone []string) {
 	roots := map[string]bool{}
 	if s.all {
 		for id := range s.g.members {
@@ -647,16 +655,31 @@ func (s *Incremental) Changes() (changed []Device, gone []string) {
 	for r := range roots {
 		rs = append(rs, r)
 	}
-	devs, oks := s.devices(rs)
-	for i, r := range rs {
-		if !oks[i] {
-			continue
+	sort.Strings(rs)
+	if size <= 0 {
+		size = max(len(rs), 1)
+	}
+	for lo := 0; lo < len(rs); lo += size {
+		part := rs[lo:min(len(rs), lo+size)]
+		devs, oks := s.devices(part)
+		built := make([]Device, 0, len(part))
+		for i, r := range part {
+			if !oks[i] {
+				continue
+			}
+			d := devs[i]
+			s.devRoot[r] = d.ID
+			s.rootOf[d.ID] = r
+			delete(prev, d.ID)
+			built = append(built, d)
 		}
-		d := devs[i]
-		s.devRoot[r] = d.ID
-		s.rootOf[d.ID] = r
-		delete(prev, d.ID)
-		changed = append(changed, d)
+		if each != nil {
+			each(built)
+			for i := range built {
+				slim(&built[i])
+			}
+		}
+		changed = append(changed, built...)
 	}
 	for id := range prev {
 		gone = append(gone, id)
@@ -665,6 +688,22 @@ func (s *Incremental) Changes() (changed []Device, gone []string) {
 	sort.Strings(gone)
 	s.touched, s.oldRoots, s.all = map[string]bool{}, map[string]bool{}, false
 	return changed, gone
+}
+
+// slim cuts a device to what judging reads: no evidence, and of its
+// identifiers the one it is named after and its agents'.
+func slim(d *Device) {
+	d.Evidence = nil
+	if len(d.Identifiers) == 0 {
+		return
+	}
+	ids := []Identifier{d.Identifiers[0]}
+	for _, x := range d.Identifiers[1:] {
+		if strings.HasPrefix(x.ID, IDAgent+":") {
+			ids = append(ids, x)
+		}
+	}
+	d.Identifiers = ids
 }
 
 // devices builds the devices of roots, on every processor when they are

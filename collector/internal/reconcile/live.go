@@ -23,6 +23,7 @@ type live struct {
 	inc       *Incremental
 	splitsKey string
 	watermark time.Time       // the latest received_at applied
+	tail      map[int64]uint64 // feed rows seen by second of arrival in the overlap before the watermark; nil: unknown
 	done      map[string]bool // report ids applied (a retried report is stored twice)
 
 	open    map[string]findingMeta // every stored finding's latest state, by id
@@ -120,6 +121,7 @@ type batch struct {
 	prefixes []netip.Prefix
 	reports  map[string]bool
 	latest   time.Time
+	perSec   map[int64]uint64 // feed rows read (applied or skipped) by second of arrival
 }
 
 // scanFeed reads one row of feedColumns.
@@ -144,8 +146,14 @@ func (e *Engine) readFeed(ctx context.Context, b *batch, what, query string, ski
 	seen := map[rowKey]bool{}
 	return e.db.QueryEach(ctx, what, query, func(rows driver.Rows) error {
 		o, rep, idx, recv, err := scanFeed(rows)
-		if err != nil || skip[rep] || seen[rowKey{rep, idx}] {
+		if err != nil {
 			return err
+		}
+		if b.perSec != nil {
+			b.perSec[recv.Unix()]++
+		}
+		if skip[rep] || seen[rowKey{rep, idx}] {
+			return nil
 		}
 		seen[rowKey{rep, idx}] = true
 		b.reports[rep] = true
@@ -165,15 +173,56 @@ func window(from, to time.Time) (string, []any) {
 	return "received_at >= ? AND received_at < ?", []any{dbTime(from), dbTime(to)}
 }
 
-// read reads the observations and inventories received in [from, to) (to
-// zero: no end) of reports not in skip.
-func (e *Engine) read(ctx context.Context, from, to time.Time, skip map[string]bool) (*batch, error) {
-	b := &batch{reports: map[string]bool{}}
-	cond, args := window(from, to)
+// read reads the observations received since feedFrom and the
+// inventories received since from, of reports not in skip.
+func (e *Engine) read(ctx context.Context, feedFrom, from time.Time, skip map[string]bool) (*batch, error) {
+	b := &batch{reports: map[string]bool{}, perSec: map[int64]uint64{}}
+	cond, args := window(feedFrom, time.Time{})
 	if err := e.readFeed(ctx, b, "new observations", "SELECT "+feedColumns+" FROM observation_feed WHERE "+cond, skip, args...); err != nil {
 		return nil, err
 	}
-	return b, e.readInventories(ctx, b, from, to, skip)
+	return b, e.readInventories(ctx, b, from, time.Time{}, skip)
+}
+
+// tailSettled says whether the feed holds, in the last overlap before
+// the watermark, exactly the rows a read saw there: then no row was
+// inserted late, and a run need read only what arrived after the
+// watermark instead of reading the overlap again to skip it.
+func (e *Engine) tailSettled(ctx context.Context, l *live) (bool, error) {
+	if l.tail == nil {
+		return false, nil
+	}
+	n := 0
+	ok := true
+	err := e.db.QueryEach(ctx, "the feed's last overlap", `SELECT toUInt32(received_at), count() FROM observation_feed
+WHERE received_at >= ? AND received_at <= ? GROUP BY received_at`, func(rows driver.Rows) error {
+		var sec uint32
+		var c uint64
+		if err := rows.Scan(&sec, &c); err != nil {
+			return err
+		}
+		n++
+		ok = ok && l.tail[int64(sec)] == c
+		return nil
+	}, dbTime(l.watermark.Add(-overlap)), dbTime(l.watermark))
+	return ok && n == len(l.tail), err
+}
+
+// noteTail keeps the rows seen by second of arrival over the last overlap
+// before the watermark.
+func (l *live) noteTail(perSec map[int64]uint64) {
+	if l.tail == nil {
+		l.tail = map[int64]uint64{}
+	}
+	for sec, n := range perSec {
+		l.tail[sec] += n
+	}
+	floor := l.watermark.Add(-overlap).Unix()
+	for sec := range l.tail {
+		if sec < floor || sec > l.watermark.Unix() {
+			delete(l.tail, sec)
+		}
+	}
 }
 
 // readInventories adds the inventories received in [from, to) of reports
@@ -339,12 +388,26 @@ func (e *Engine) rebuild(ctx context.Context, splits []Split) (*live, int, error
 	// Before the cut, the reports are known (done); after it, the query
 	// says which reports it read, and counts each (report, index) once: a
 	// run reads from there again and must skip exactly those.
+	perSec := map[int64]uint64{}
 	for _, tail := range []bool{false, true} {
 		cond, args := window(time.Unix(0, 0), cut)
 		count, reports := "count()", "CAST([] AS Array(String))"
 		if tail {
 			cond, args = window(cut, time.Time{})
 			count, reports = "uniqExact(report_id, idx)", "groupUniqArray(report_id)"
+			// What the feed holds there before this reads it (rows
+			// inserted meanwhile make the next run read the overlap again).
+			err = e.db.QueryEach(ctx, "the feed's last overlap", `SELECT toUInt32(received_at), count() FROM observation_feed WHERE `+cond+
+				` GROUP BY received_at`, func(rows driver.Rows) error {
+				var sec uint32
+				var c uint64
+				err := rows.Scan(&sec, &c)
+				perSec[int64(sec)] = c
+				return err
+			}, args...)
+			if err != nil {
+				return nil, 0, err
+			}
 		}
 		if len(dups) > 0 {
 			// Few: a retry after a crash between the write and the answer.
@@ -382,6 +445,7 @@ FROM observation_feed WHERE `+cond+` GROUP BY `+aggKey+` ORDER BY since`, func(r
 	if err := apply(); err != nil {
 		return nil, 0, err
 	}
+	l.noteTail(perSec)
 	if err := e.expand(ctx, l); err != nil {
 		return nil, 0, err
 	}
@@ -484,7 +548,18 @@ func (e *Engine) Run(ctx context.Context, trigger string) (RunStats, error) {
 	}
 	var st RunStats
 	if l != nil && l.splitsKey == splitsKey(splits) {
-		b, err := e.read(ctx, l.watermark.Add(-overlap), time.Time{}, l.done)
+		from := l.watermark.Add(-overlap)
+		feedFrom := from
+		settled, err := e.tailSettled(ctx, l)
+		if err != nil {
+			return st, err
+		}
+		if settled {
+			feedFrom = l.watermark.Add(time.Second)
+		} else {
+			l.tail = nil // read again: what is read is counted anew
+		}
+		b, err := e.read(ctx, feedFrom, from, l.done)
 		if err != nil {
 			return st, err
 		}
@@ -495,6 +570,7 @@ func (e *Engine) Run(ctx context.Context, trigger string) (RunStats, error) {
 				l.done[r] = true
 			}
 			l.watermark = later(l.watermark, b.latest)
+			l.noteTail(b.perSec)
 			if err := e.expand(ctx, l); err != nil {
 				lives.Delete(e.db)
 				return st, err
@@ -514,17 +590,29 @@ func (e *Engine) Run(ctx context.Context, trigger string) (RunStats, error) {
 		st.New, st.Full = n, true
 	}
 	tApply := time.Since(clock)
-	changed, gone := l.inc.Changes()
-	tChanges := time.Since(clock)
 	gen := e.version()
+	// The devices are written as they are built, and while the findings
+	// are judged: ClickHouse takes the inserts on one processor while this
+	// one works, and a build of every device never holds them all whole.
+	batches := make(chan [][]any, 1)
+	stored := make(chan error, 1)
+	go func() {
+		var err error
+		for rows := range batches {
+			if err == nil {
+				err = e.db.InsertRows(ctx, deviceInsert, rows)
+			}
+		}
+		stored <- err
+	}()
+	changed, gone := l.inc.ChangesEach(deviceChunk, func(ds []Device) { batches <- deviceRows(gen, ds) })
+	batches <- goneRows(gen, gone)
+	close(batches)
+	tChanges := time.Since(clock)
 	st.Generation, st.Observations, st.Devices = gen, l.inc.Observations(), len(l.inc.rootOf)
 	// Changes has handed over what changed: if storing it fails, the next
 	// run rebuilds rather than forget it.
 	lives.Store(e.db, l)
-	// The devices are written while the findings are judged: ClickHouse
-	// takes the insert on one processor while this one works.
-	stored := make(chan error, 1)
-	go func() { stored <- e.storeChanged(ctx, gen, changed, gone) }()
 	tDevices := time.Since(clock)
 	// The asset match keys the changes touched: before and after.
 	touched := map[string]bool{}
@@ -565,26 +653,32 @@ func (e *Engine) Run(ctx context.Context, trigger string) (RunStats, error) {
 	return st, nil
 }
 
-// storeChanged writes the devices that changed and marks those gone.
-func (e *Engine) storeChanged(ctx context.Context, gen uint64, changed []Device, gone []string) error {
-	rows := make([][]any, 0, len(changed)+len(gone))
-	for _, d := range changed {
-		ids, err := json.Marshal(d.Identifiers)
-		if err != nil {
-			return err
-		}
-		ev, err := json.Marshal(d.Evidence)
-		if err != nil {
-			return err
-		}
+// deviceChunk is how many devices a run builds and writes at once.
+const deviceChunk = 50_000
+
+const deviceInsert = `INSERT INTO device_current (device_id, version, deleted, first_seen, last_seen, hostnames, vendor, kinds, ips, macs,
+serials, agents, observers, methods, subnets, switch_ports, anonymous, observations, identifiers, evidence)`
+
+// deviceRows are the rows of devices that changed.
+func deviceRows(gen uint64, ds []Device) [][]any {
+	rows := make([][]any, 0, len(ds))
+	for _, d := range ds {
+		// Neither can fail: plain strings and times.
+		ids, _ := json.Marshal(d.Identifiers)
+		ev, _ := json.Marshal(d.Evidence)
 		rows = append(rows, []any{d.ID, gen, uint8(0), dbTime(d.FirstSeen), dbTime(d.LastSeen), nn(d.Hostnames), d.Vendor, nn(d.Kinds), nn(d.IPs), nn(d.MACs),
 			nn(d.Serials), nn(d.Agents), nn(d.Observers), nn(d.Methods), nn(d.Subnets), nn(d.SwitchPorts), boolU8(d.Anonymous), uint64(d.Observations), string(ids), string(ev)})
 	}
+	return rows
+}
+
+// goneRows mark devices gone (merged into others).
+func goneRows(gen uint64, gone []string) [][]any {
+	rows := make([][]any, 0, len(gone))
 	epoch := dbTime(time.Time{})
 	for _, id := range gone {
 		rows = append(rows, []any{id, gen, uint8(1), epoch, epoch, []string{}, "", []string{}, []string{}, []string{},
 			[]string{}, []string{}, []string{}, []string{}, []string{}, []string{}, uint8(0), uint64(0), "[]", "[]"})
 	}
-	return e.db.InsertRows(ctx, `INSERT INTO device_current (device_id, version, deleted, first_seen, last_seen, hostnames, vendor, kinds, ips, macs,
-serials, agents, observers, methods, subnets, switch_ports, anonymous, observations, identifiers, evidence)`, rows)
+	return rows
 }
