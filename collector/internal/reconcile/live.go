@@ -22,9 +22,9 @@ import (
 type live struct {
 	inc       *Incremental
 	splitsKey string
-	watermark time.Time       // the latest received_at applied
+	watermark time.Time        // the latest received_at applied
 	tail      map[int64]uint64 // feed rows seen by second of arrival in the overlap before the watermark; nil: unknown
-	done      map[string]bool // report ids applied (a retried report is stored twice)
+	done      map[string]bool  // report ids applied (a retried report is stored twice)
 
 	open    map[string]findingMeta // every stored finding's latest state, by id
 	nOpen   int                    // how many of them are open
