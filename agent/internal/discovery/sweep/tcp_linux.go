@@ -22,6 +22,9 @@ func (s *Scanner) connectAll(ctx context.Context, probes []tcpProbe, timeout tim
 	answered func(p tcpProbe, open bool, rtt time.Duration), sent func()) {
 	ep, err := unix.EpollCreate1(unix.EPOLL_CLOEXEC)
 	if err != nil {
+		// Out of file descriptors, or a sandbox without epoll: a dialer
+		// per probe still scans.
+		s.connectAllDial(ctx, probes, timeout, answered, sent)
 		return
 	}
 	defer unix.Close(ep)
