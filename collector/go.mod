@@ -7,6 +7,7 @@ require (
 	github.com/google/uuid v1.6.0
 	github.com/prometheus/client_golang v1.23.2
 	github.com/prometheus/client_model v0.6.2
+	github.com/segmentio/encoding v0.5.4
 	github.com/umbrasec/umbra/shared v0.0.0
 )
 

@@ -206,6 +206,20 @@ func (v *validator) nonNegative(field string, n int) {
 
 // token checks a short machine-readable word: at most 64 bytes of lower-case
 // letters, digits and -_. ; empty is allowed unless required.
+// tokenOK reports whether token(field, s, true) finds nothing wrong with s.
+func tokenOK(s string) bool {
+	if s == "" || len(s) > 64 {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !(c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '-' || c == '_' || c == '.') {
+			return false
+		}
+	}
+	return true
+}
+
 func (v *validator) token(field, s string, required bool) {
 	if s == "" {
 		if required {

@@ -133,34 +133,7 @@ func Decode(r io.Reader, lim Limits, now time.Time) (*Report, error) {
 // (the gzip trailer says how long a compressed body is: the buffer then
 // need not grow), and also returns the JSON's length.
 func DecodeSized(r io.Reader, sizeHint int, lim Limits, now time.Time) (*Report, int, error) {
-	var buf bytes.Buffer
-	if sizeHint > 0 {
-		buf.Grow(int(min(int64(sizeHint)+bytes.MinRead, lim.MaxBodyBytes+1)))
-	}
-	if _, err := buf.ReadFrom(io.LimitReader(r, lim.MaxBodyBytes+1)); err != nil {
-		return nil, 0, &DecodeError{Err: err}
-	}
-	data := buf.Bytes()
-	if int64(len(data)) > lim.MaxBodyBytes {
-		return nil, 0, fmt.Errorf("%w: more than %d bytes", ErrTooLarge, lim.MaxBodyBytes)
-	}
-	rep, err := decodeJSON(data, lim, now)
-	return rep, len(data), err
-}
-
-func decodeJSON(data []byte, lim Limits, now time.Time) (*Report, error) {
-	var rep Report
-	dec := json.NewDecoder(bytes.NewReader(data))
-	if err := dec.Decode(&rep); err != nil {
-		return nil, &DecodeError{Err: describeJSONError(err)}
-	}
-	if dec.More() {
-		return nil, &DecodeError{Err: errors.New("trailing data after the report")}
-	}
-	if err := rep.Validate(lim, now); err != nil {
-		return nil, err
-	}
-	return &rep, nil
+	return DecodeSizedWith(r, sizeHint, lim, now, nil)
 }
 
 func describeJSONError(err error) error {

@@ -87,7 +87,9 @@ type SoftwareDelta struct {
 func validateSoftware(v *validator, pkgs []Package, d *SoftwareDelta) {
 	if v.count("inventory.software", len(pkgs), v.lim.MaxPackages) {
 		for i, p := range pkgs {
-			validatePackage(v, fmt.Sprintf("inventory.software[%d]", i), p)
+			if !v.packageOK(p) {
+				validatePackage(v, fmt.Sprintf("inventory.software[%d]", i), p)
+			}
 		}
 	}
 	if d == nil {
@@ -103,10 +105,14 @@ func validateSoftware(v *validator, pkgs []Package, d *SoftwareDelta) {
 	v.digest("inventory.software_delta.digest", d.Digest)
 	if v.count("inventory.software_delta", len(d.Added)+len(d.Changed)+len(d.Removed), v.lim.MaxPackages) {
 		for i, p := range d.Added {
-			validatePackage(v, fmt.Sprintf("inventory.software_delta.added[%d]", i), p)
+			if !v.packageOK(p) {
+				validatePackage(v, fmt.Sprintf("inventory.software_delta.added[%d]", i), p)
+			}
 		}
 		for i, p := range d.Changed {
-			validatePackage(v, fmt.Sprintf("inventory.software_delta.changed[%d]", i), p)
+			if !v.packageOK(p) {
+				validatePackage(v, fmt.Sprintf("inventory.software_delta.changed[%d]", i), p)
+			}
 		}
 		for i, k := range d.Removed {
 			p := fmt.Sprintf("inventory.software_delta.removed[%d]", i)
@@ -117,6 +123,16 @@ func validateSoftware(v *validator, pkgs []Package, d *SoftwareDelta) {
 			v.strs(p, "id", k.ID, "arch", k.Arch, "scope", k.Scope)
 		}
 	}
+}
+
+// packageOK reports whether validatePackage finds nothing wrong with pkg.
+// It is checked first, so that the field names of the messages are only
+// made for a package that has a problem: a report holds thousands.
+func (v *validator) packageOK(pkg Package) bool {
+	m := v.lim.MaxStringLen
+	return pkg.Name != "" && tokenOK(pkg.Source) &&
+		len(pkg.Name) <= m && len(pkg.Version) <= m && len(pkg.Publisher) <= m && len(pkg.Arch) <= m &&
+		len(pkg.ID) <= m && len(pkg.Location) <= m && len(pkg.Scope) <= m
 }
 
 func validatePackage(v *validator, p string, pkg Package) {

@@ -17,6 +17,7 @@ import (
 	"runtime/debug"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/umbrasec/umbra/collector/internal/adminapi"
@@ -139,7 +140,7 @@ func (h *handler) postReport(w http.ResponseWriter, r *http.Request) {
 	}
 	// The body is kept as it came (compressed, small): the ingest journal
 	// keeps it until the report is in ClickHouse.
-	raw, err := io.ReadAll(http.MaxBytesReader(w, r.Body, h.opt.MaxRequestBytes))
+	raw, err := readBody(http.MaxBytesReader(w, r.Body, h.opt.MaxRequestBytes), r.ContentLength)
 	if err != nil {
 		h.decodeFailed(w, log, err)
 		return
@@ -150,12 +151,12 @@ func (h *handler) postReport(w http.ResponseWriter, r *http.Request) {
 	case "", "identity":
 	case "gzip", "x-gzip":
 		kept.Gzip = true
-		zr, err := gzip.NewReader(in)
+		zr, err := gzipReader(in)
 		if err != nil {
 			h.decodeFailed(w, log, fmt.Errorf("reading gzip body: %w", err))
 			return
 		}
-		defer zr.Close()
+		defer gzipReaders.Put(zr)
 		in = zr
 	default:
 		w.Header().Set("Accept-Encoding", "gzip, identity")
@@ -172,7 +173,7 @@ func (h *handler) postReport(w http.ResponseWriter, r *http.Request) {
 		// small body cannot make a big buffer.
 		hint = min(int(binary.LittleEndian.Uint32(raw[len(raw)-4:])), 256*len(raw))
 	}
-	rep, size, err := wire.DecodeSized(in, hint, h.opt.Limits, now)
+	rep, size, err := wire.DecodeSizedWith(in, hint, h.opt.Limits, now, fastDecode)
 	if err != nil {
 		h.decodeFailed(w, log, err)
 		return
@@ -203,6 +204,36 @@ func (h *handler) postReport(w http.ResponseWriter, r *http.Request) {
 	}
 	log.Info("report stored", "kind", string(rep.Kind), "duplicate", dup)
 	writeJSON(w, http.StatusAccepted, wire.Accepted{ID: rep.ID, Duplicate: dup})
+}
+
+// readBody reads a request body whose Content-Length is n (-1 when
+// unknown) into a buffer of that size, up to 64 KiB: the sender's word
+// makes no bigger buffer than that before the bytes have come.
+func readBody(r io.Reader, n int64) ([]byte, error) {
+	const maxPresize = 64 << 10
+	var b bytes.Buffer
+	if n > 0 {
+		b.Grow(int(min(n, maxPresize)) + bytes.MinRead)
+	}
+	_, err := b.ReadFrom(r)
+	return b.Bytes(), err
+}
+
+// gzipReaders keeps gzip readers (each holds a 32 KiB window and tables)
+// for the next request.
+var gzipReaders sync.Pool
+
+// gzipReader returns a gzip reader of r, a kept one reset when there is
+// one; it goes back to gzipReaders after use.
+func gzipReader(r io.Reader) (*gzip.Reader, error) {
+	if zr, ok := gzipReaders.Get().(*gzip.Reader); ok {
+		if err := zr.Reset(r); err != nil {
+			gzipReaders.Put(zr)
+			return nil, err
+		}
+		return zr, nil
+	}
+	return gzip.NewReader(r)
 }
 
 // decodeFailed answers a report that could not be read or is invalid. None
