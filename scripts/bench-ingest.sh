@@ -3,8 +3,9 @@
 #
 #   1. latency: BENCH_AGENTS (1000) simulated agents enrol and, once
 #      ClickHouse has merged the enrolment's writes, post one inventory of
-#      200 packages each, all at once, each on a new TLS connection; p99
-#      target < 2 s.
+#      200 packages each, all at once, each on a new TLS connection that
+#      resumes the agent's own TLS session (of its enrolment), as a real
+#      agent's report resumes that of its last report; p99 target < 2 s.
 #   2. throughput: BENCH_TP_AGENTS (200) agents × BENCH_TP_REPORTS (5)
 #      reports × BENCH_TP_PACKAGES (500) packages; software rows/s from the
 #      first report sent to the last accepted, checked against count() in

@@ -11,8 +11,9 @@
 // moment; a full batch is written at once, by a second writer if need be.
 // Every waiting request then learns the outcome: stored, duplicate, or an
 // error that the API answers 503 with Retry-After (ClickHouse down, queue
-// full). When the queue is full, Retry-After is the time the writers need
-// to drain it at the rate they have been writing.
+// full). When the queue is full, Retry-After is the time the writers need,
+// at the rate they have been writing, to make room for the refused report,
+// at least a second and spread by jitter.
 //
 // With a journal (journal.go), a report is first appended to it, many
 // reports per fdatasync, and the request is answered when the report is
@@ -39,6 +40,7 @@ import (
 	"fmt"
 	"log/slog"
 	"math"
+	"math/rand/v2"
 	"slices"
 	"sync"
 	"time"
@@ -250,7 +252,8 @@ func (w *Writer) Submit(ctx context.Context, received time.Time, r *wire.Report,
 		w.m.Reports.WithLabelValues("unavailable").Inc()
 		return false, &RetryError{Err: ErrStoreDown, After: after.Round(time.Second)}
 	case w.bytes+cost > w.opt.MaxQueueBytes && w.bytes > 0:
-		after := w.drain.wait(w.bytes)
+		// The report fits once this much has been written.
+		after := w.drain.wait(w.bytes+cost-w.opt.MaxQueueBytes, rand.Int64N)
 		w.mu.Unlock()
 		w.m.Errors.WithLabelValues("queue_full").Inc()
 		w.m.Reports.WithLabelValues("unavailable").Inc()
@@ -743,13 +746,18 @@ func (d *drainRate) rate() float64 {
 	return d.bytes / d.busy
 }
 
-// wait is how long until the queued bytes have drained, within the
-// bounds of Retry-After: by then a report refused now fits.
-func (d *drainRate) wait(queued int64) time.Duration {
-	if d.bytes <= 0 || d.busy <= 0 {
-		return 5 * time.Second // nothing written yet
+// wait is how long until the writers have written excess bytes (then a
+// report refused now fits in the queue), in whole seconds, within the
+// bounds of Retry-After, and spread by jitter (a random number of seconds
+// up to half of it, at least 1, drawn by randN, which returns an int64 in
+// [0, n)) so that the agents refused together do not come back together.
+func (d *drainRate) wait(excess int64, randN func(n int64) int64) time.Duration {
+	secs := int64(5) // nothing written yet
+	if d.bytes > 0 && d.busy > 0 {
+		secs = int64(math.Ceil(float64(max(excess, 0)) * d.busy / d.bytes))
 	}
-	secs := float64(queued) * d.busy / d.bytes
-	w := time.Duration(math.Ceil(secs)) * time.Second
-	return min(max(w, minRetryAfter), maxRetryAfter)
+	lo, hi := int64(minRetryAfter/time.Second), int64(maxRetryAfter/time.Second)
+	secs = min(max(secs, lo), hi)
+	secs += randN(max(secs/2, 1) + 1)
+	return time.Duration(min(secs, hi)) * time.Second
 }

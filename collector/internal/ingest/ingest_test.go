@@ -290,7 +290,8 @@ func (c *clockStore) StoreReports(ctx context.Context, rs []store.Received) ([]s
 
 // TestRetryAfterFollowsDrainRate fills the queue behind a store that has
 // been writing at a known pace: the refusal asks the agent to come back
-// when the queue will have drained, not after a constant.
+// when the refused report will fit, at the rate the queue drains, not
+// after a constant, nor after the whole queue has drained.
 func TestRetryAfterFollowsDrainRate(t *testing.T) {
 	g := &clockStore{gateStore: &gateStore{started: make(chan struct{}, 1000), release: make(chan struct{}, 1000)}}
 	const bound = 8 << 10
@@ -325,13 +326,18 @@ func TestRetryAfterFollowsDrainRate(t *testing.T) {
 	if !errors.As(err, &re) || !errors.Is(err, ingest.ErrQueueFull) || !errors.Is(err, store.ErrUnavailable) {
 		t.Fatalf("refusal = %v, want a RetryError wrapping ErrQueueFull and store.ErrUnavailable", err)
 	}
-	// The queue held as many reports as fit in its bound, and they drain
-	// at one per 10s (a report is counted at three times its JSON size).
+	// The queue holds as many reports as fit in its bound (a report is
+	// counted at three times its JSON size), and they drain at one per
+	// 10s: the refused report fits once at most one more is written, in
+	// 10s at most, and jitter adds up to half of that.
 	b, _ := json.Marshal(report(uuid.NewString(), uuid.NewString()))
 	fit := float64(bound) / float64(3*len(b))
-	lo, hi := time.Duration((fit-1)*10)*time.Second, time.Duration(fit*10+1)*time.Second
-	if re.After < lo || re.After > hi {
-		t.Errorf("Retry-After = %v, want %v to %v: %.1f reports queued, drained at one per 10s", re.After, lo, hi, fit)
+	lo, hi := time.Second, 16*time.Second
+	if re.After < lo || re.After > hi || re.After%time.Second != 0 {
+		t.Errorf("Retry-After = %v, want whole seconds from %v to %v: one report to write at one per 10s (%.1f queued)", re.After, lo, hi, fit)
+	}
+	if whole := time.Duration(fit*10) * time.Second; re.After >= whole {
+		t.Errorf("Retry-After = %v: as long as the whole queue (%.1f reports) takes to drain", re.After, fit)
 	}
 	t.Logf("Retry-After %v for %.1f reports queued", re.After, fit)
 }

@@ -345,7 +345,11 @@ func (j *journal) commit() {
 			}
 			return
 		}
-		buf = buf[:0]
+		n := 0
+		for _, jr := range group {
+			n += len(jr.data)
+		}
+		buf = slices.Grow(buf[:0], n)
 		for _, jr := range group {
 			buf = append(buf, jr.data...)
 		}

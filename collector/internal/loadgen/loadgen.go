@@ -110,8 +110,10 @@ func isLoopback(h string) bool {
 	return ip != nil && ip.IsLoopback()
 }
 
-// Client returns the HTTP client the run uses: TLS verified against
-// roots, host name not checked (like the agent, which pins the CA).
+// Client returns the HTTP client of one simulated agent: TLS verified
+// against roots, host name not checked (like the agent, which pins the
+// CA), and TLS sessions kept to be resumed on the next connection (like
+// the agent, whose every report comes on a new connection).
 func Client(roots *x509.CertPool, conns int) *http.Client {
 	tr := &http.Transport{
 		Proxy:               nil, // loopback: never through a proxy
@@ -123,6 +125,7 @@ func Client(roots *x509.CertPool, conns int) *http.Client {
 		TLSHandshakeTimeout: time.Minute,
 		TLSClientConfig: &tls.Config{
 			MinVersion:         tls.VersionTLS12,
+			ClientSessionCache: tls.NewLRUClientSessionCache(4),
 			InsecureSkipVerify: true, //nolint:gosec // the chain is verified against roots below
 			VerifyConnection: func(cs tls.ConnectionState) error {
 				if len(cs.PeerCertificates) == 0 {
@@ -142,6 +145,7 @@ func Client(roots *x509.CertPool, conns int) *http.Client {
 }
 
 type agent struct {
+	hc         *http.Client // its own connections and TLS sessions, as a separate process has
 	h          *host
 	id, cred   string
 	bodies     [][]byte
@@ -167,8 +171,6 @@ func Run(ctx context.Context, cfg Config, log io.Writer) (*Stats, error) {
 	if cfg.MaxRetries <= 0 {
 		cfg.MaxRetries = 10
 	}
-	hc := Client(cfg.RootCAs, cfg.Concurrency)
-	defer hc.CloseIdleConnections()
 	base := strings.TrimSuffix(cfg.Collector, "/")
 	st := &Stats{Agents: cfg.Agents, Statuses: map[string]int{}, EnrollStatuses: map[string]int{}}
 	if cfg.EnrollConcurrency <= 0 {
@@ -181,15 +183,23 @@ func Run(ctx context.Context, cfg Config, log io.Writer) (*Stats, error) {
 	cat := catalog(cfg.Seed, max(2000, 2*cfg.Packages))
 	agents := make([]*agent, cfg.Agents)
 	for i := range agents {
-		agents[i] = &agent{h: newHost(cfg.Seed, i, cfg.Packages, cat)}
+		agents[i] = &agent{h: newHost(cfg.Seed, i, cfg.Packages, cat), hc: Client(cfg.RootCAs, 2)}
 	}
+	defer func() {
+		for _, a := range agents {
+			a.hc.CloseIdleConnections()
+		}
+	}()
 
 	// Enrolment, as many at once as the concurrency.
 	fmt.Fprintf(log, "loadgen: enrolling %d agents\n", cfg.Agents)
 	t0 := time.Now()
 	parallel(min(cfg.EnrollConcurrency, len(agents)), len(agents), func(i int) {
 		a := agents[i]
-		a.enrollErr = enroll(ctx, hc, base, cfg.Secret, a, st, cfg.MaxRetries)
+		a.enrollErr = enroll(ctx, a.hc, base, cfg.Secret, a, st, cfg.MaxRetries)
+		// A real agent reports long after its last connection closed: its
+		// reports come on a new connection, which resumes the TLS session.
+		a.hc.CloseIdleConnections()
 	})
 	st.EnrollSeconds = time.Since(t0).Seconds()
 	for _, a := range agents {
@@ -232,7 +242,7 @@ func Run(ctx context.Context, cfg Config, log io.Writer) (*Stats, error) {
 			if ctx.Err() != nil {
 				return
 			}
-			post(ctx, hc, base, a, a.reportIDs[k], body, cfg.Packages, st, cfg.MaxRetries)
+			post(ctx, a.hc, base, a, a.reportIDs[k], body, cfg.Packages, st, cfg.MaxRetries)
 		}
 	})
 	st.finish()

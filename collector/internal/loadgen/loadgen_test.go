@@ -28,6 +28,8 @@ type fakeCollector struct {
 	refused  map[string]bool
 	packages int
 	problems []string
+	// TLS sessions: enrolments that resumed one, reports that did not.
+	enrollResumed, reportsFresh int
 }
 
 func (f *fakeCollector) fail(format string, args ...any) {
@@ -40,6 +42,11 @@ func (f *fakeCollector) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	auth, _ := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
 	switch r.URL.Path {
 	case wire.PathEnroll:
+		f.mu.Lock()
+		if r.TLS != nil && r.TLS.DidResume {
+			f.enrollResumed++
+		}
+		f.mu.Unlock()
 		if auth != "s3cret" {
 			http.Error(w, `{"error":"bad secret"}`, http.StatusUnauthorized)
 			return
@@ -56,6 +63,9 @@ func (f *fakeCollector) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		_ = json.NewEncoder(w).Encode(wire.EnrollResponse{AgentID: id, Credential: cred})
 	case wire.PathReports:
 		f.mu.Lock()
+		if r.TLS == nil || !r.TLS.DidResume {
+			f.reportsFresh++
+		}
 		agentID, ok := f.creds[auth]
 		f.mu.Unlock()
 		if !ok {
@@ -134,6 +144,12 @@ func TestRunAgainstFake(t *testing.T) {
 	}
 	if st.Retries != refused || st.Statuses["503"] != refused || len(st.Statuses) != 1 {
 		t.Errorf("retries %d, statuses %v; want %d 503s, all retried", st.Retries, st.Statuses, refused)
+	}
+	// Each agent is its own process: its enrolment is a full handshake (no
+	// session of another agent's to resume), and its reports come on a
+	// new connection, which resumes the session of its enrolment.
+	if f.enrollResumed != 0 || f.reportsFresh != 0 {
+		t.Errorf("%d enrolments resumed a TLS session, %d report requests did not; want none of either", f.enrollResumed, f.reportsFresh)
 	}
 	if st.SoftwareRows != agents*perAgent*packages {
 		t.Errorf("software rows %d, want %d", st.SoftwareRows, agents*perAgent*packages)
