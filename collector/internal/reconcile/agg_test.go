@@ -1,12 +1,8 @@
 package reconcile
 
 import (
-	"encoding/json"
 	"fmt"
-	"os"
-	"path/filepath"
 	"slices"
-	"strings"
 	"testing"
 	"time"
 )
@@ -123,32 +119,11 @@ func TestBuildFromAggregatesMatchesResolve(t *testing.T) {
 
 // Every golden scenario built from aggregates gives Resolve's devices.
 func TestBuildFromAggregatesGoldenScenarios(t *testing.T) {
-	ins, err := filepath.Glob("testdata/*/input.json")
-	if err != nil || len(ins) == 0 {
-		t.Fatalf("no scenarios: %v", err)
-	}
-	for _, in := range ins {
-		t.Run(filepath.Base(filepath.Dir(in)), func(t *testing.T) {
-			data, err := os.ReadFile(in)
-			if err != nil {
-				t.Fatal(err)
-			}
-			var sc scenario
-			if err := json.Unmarshal(data, &sc); err != nil {
-				t.Fatal(err)
-			}
-			obs := slices.Clone(sc.Observations)
-			slices.SortStableFunc(obs, func(a, b Observation) int {
-				if c := a.At.Compare(b.At); c != 0 {
-					return c
-				}
-				return strings.Compare(a.Ref, b.Ref)
-			})
-			s := buildFromAggregates(t, obs, sc.Splits, 1<<30)
-			s.Changes()
-			if got, want := devicesJSON(t, s.Devices()), devicesJSON(t, Resolve(slices.Clone(obs), sc.Splits, nil)); got != want {
-				t.Errorf("%s", firstDiff(got, want))
-			}
-		})
-	}
+	eachScenario(t, func(t *testing.T, sc scenario) {
+		s := buildFromAggregates(t, sc.Observations, sc.Splits, 1<<30)
+		s.Changes()
+		if got, want := devicesJSON(t, s.Devices()), devicesJSON(t, Resolve(slices.Clone(sc.Observations), sc.Splits, nil)); got != want {
+			t.Errorf("%s", firstDiff(got, want))
+		}
+	})
 }

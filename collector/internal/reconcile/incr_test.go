@@ -164,9 +164,9 @@ func TestIncrementalMatchesResolve(t *testing.T) {
 	}
 }
 
-// Every golden scenario, fed one observation at a time in time order, gives
-// Resolve's devices.
-func TestIncrementalGoldenScenarios(t *testing.T) {
+// eachScenario runs f on every golden scenario, its observations in time
+// order (then by where each is stored).
+func eachScenario(t *testing.T, f func(t *testing.T, sc scenario)) {
 	ins, err := filepath.Glob("testdata/*/input.json")
 	if err != nil || len(ins) == 0 {
 		t.Fatalf("no scenarios: %v", err)
@@ -181,19 +181,27 @@ func TestIncrementalGoldenScenarios(t *testing.T) {
 			if err := json.Unmarshal(data, &sc); err != nil {
 				t.Fatal(err)
 			}
-			obs := slices.Clone(sc.Observations)
-			slices.SortStableFunc(obs, func(a, b Observation) int {
+			slices.SortStableFunc(sc.Observations, func(a, b Observation) int {
 				if c := a.At.Compare(b.At); c != 0 {
 					return c
 				}
 				return strings.Compare(a.Ref, b.Ref)
 			})
-			want := devicesJSON(t, Resolve(slices.Clone(obs), sc.Splits, nil))
-			for _, size := range []int{len(obs), 1} {
-				if got := devicesJSON(t, applyInBatches(t, obs, sc.Splits, max(size, 1))); got != want {
-					t.Errorf("batches of %d: %s", size, firstDiff(got, want))
-				}
-			}
+			f(t, sc)
 		})
 	}
+}
+
+// Every golden scenario, fed one observation at a time in time order, gives
+// Resolve's devices.
+func TestIncrementalGoldenScenarios(t *testing.T) {
+	eachScenario(t, func(t *testing.T, sc scenario) {
+		obs := sc.Observations
+		want := devicesJSON(t, Resolve(slices.Clone(obs), sc.Splits, nil))
+		for _, size := range []int{len(obs), 1} {
+			if got := devicesJSON(t, applyInBatches(t, obs, sc.Splits, max(size, 1))); got != want {
+				t.Errorf("batches of %d: %s", size, firstDiff(got, want))
+			}
+		}
+	})
 }

@@ -126,14 +126,15 @@ func TestRTTWait(t *testing.T) {
 	}
 }
 
-// TestSweepLoopback sweeps 127.0.0.1 over TCP only: loopback is the one
-// address a test may send to outside the test network.
-func TestSweepLoopback(t *testing.T) {
+// listenLoopback accepts and closes TCP connections on a port of 127.0.0.1
+// until the test ends, and returns the port.
+func listenLoopback(t *testing.T) int {
+	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer ln.Close()
+	t.Cleanup(func() { ln.Close() })
 	go func() {
 		for {
 			c, err := ln.Accept()
@@ -143,7 +144,13 @@ func TestSweepLoopback(t *testing.T) {
 			c.Close()
 		}
 	}()
-	port := ln.Addr().(*net.TCPAddr).Port
+	return ln.Addr().(*net.TCPAddr).Port
+}
+
+// TestSweepLoopback sweeps 127.0.0.1 over TCP only: loopback is the one
+// address a test may send to outside the test network.
+func TestSweepLoopback(t *testing.T) {
+	port := listenLoopback(t)
 	set, err := target.Parse([]string{"127.0.0.1"}, nil, 0)
 	if err != nil {
 		t.Fatal(err)

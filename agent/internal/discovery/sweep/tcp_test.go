@@ -14,21 +14,7 @@ import (
 // per probe (elsewhere, and on Linux where epoll cannot be had) tell an
 // open port from a closed one on loopback alike.
 func TestConnectAllMatchesDial(t *testing.T) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			c.Close()
-		}
-	}()
-	open := ln.Addr().(*net.TCPAddr).Port
+	open := listenLoopback(t)
 	// A port that was just free: nothing listens, the kernel resets.
 	l2, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
