@@ -204,22 +204,23 @@ func (v *validator) nonNegative(field string, n int) {
 	}
 }
 
-// token checks a short machine-readable word: at most 64 bytes of lower-case
-// letters, digits and -_. ; empty is allowed unless required.
 // tokenOK reports whether token(field, s, true) finds nothing wrong with s.
 func tokenOK(s string) bool {
-	if s == "" || len(s) > 64 {
-		return false
-	}
+	return s != "" && len(s) <= 64 && tokenChars(s)
+}
+
+// tokenChars reports whether s has only lower-case letters, digits and -_.
+func tokenChars(s string) bool {
 	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if !(c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '-' || c == '_' || c == '.') {
+		if c := s[i]; !(c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '-' || c == '_' || c == '.') {
 			return false
 		}
 	}
 	return true
 }
 
+// token checks a short machine-readable word: at most 64 bytes of lower-case
+// letters, digits and -_. ; empty is allowed unless required.
 func (v *validator) token(field, s string, required bool) {
 	if s == "" {
 		if required {
@@ -231,11 +232,7 @@ func (v *validator) token(field, s string, required bool) {
 		v.addf("%s is longer than 64 bytes", field)
 		return
 	}
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if !(c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '-' || c == '_' || c == '.') {
-			v.addf("%s %q has a character outside [a-z0-9-_.]", field, truncate(s, 64))
-			return
-		}
+	if !tokenChars(s) {
+		v.addf("%s %q has a character outside [a-z0-9-_.]", field, truncate(s, 64))
 	}
 }
