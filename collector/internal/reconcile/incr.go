@@ -430,7 +430,7 @@ func (s *Incremental) Apply(obs []Observation) bool {
 		case len(ids.rand) > 0:
 			r := ids.rand[0]
 			seen := seenName(p.o)
-			key := r + "|" + seen + "|" + p.o.Method
+			key := rsKey(r, seen, p.o.Method)
 			h := s.rsByKey[key]
 			if h == nil {
 				h = &holder{rs: true, r: r, seen: seen, method: p.o.Method, observer: p.o.Observer}
@@ -589,6 +589,10 @@ func (s *Incremental) Expand(ip string, obs []Observation) {
 	}
 }
 
+// rsKey names the holder of the sightings of randomised MAC r by one
+// observer (and hostname: seen) and method.
+func rsKey(r, seen, method string) string { return r + "|" + seen + "|" + method }
+
 // placedAt says where Apply placed an observation that carries an
 // identifier: its node, or the holder of its randomised MAC's sightings.
 // An observation with none is IP-only (node ""); a sighting whose holder
@@ -608,7 +612,7 @@ func (s *Incremental) placedAt(o *Observation) (node string, h *holder, ok bool)
 	case len(ids.strong) > 0:
 		return ids.strong[0], nil, true
 	case len(ids.rand) > 0:
-		if h := s.rsByKey[ids.rand[0]+"|"+seenName(o)+"|"+o.Method]; h != nil {
+		if h := s.rsByKey[rsKey(ids.rand[0], seenName(o), o.Method)]; h != nil {
 			return "", h, true
 		}
 		return "?", nil, false

@@ -372,7 +372,7 @@ func (e *Engine) rebuild(ctx context.Context, splits []Split) (*live, int, error
 		// The inventories and reports read one by one take their place
 		// in time among the aggregates.
 		n := len(extra.obs)
-		if len(chunk) > 0 && len(chunk) >= aggChunk {
+		if len(chunk) >= aggChunk {
 			end := chunk[len(chunk)-1].since()
 			n, _ = slices.BinarySearchFunc(extra.obs, end, func(o Observation, t time.Time) int { return o.At.Compare(t) })
 		}
