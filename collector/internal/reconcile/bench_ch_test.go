@@ -109,16 +109,7 @@ func TestBenchReconcile(t *testing.T) {
 	say("devices", st.Devices)
 	say("findings_open", st.Open)
 	say("heap_mib_after_build", ms.HeapAlloc>>20)
-	if p := os.Getenv("UMBRA_BENCH_MEMPROFILE"); p != "" {
-		f, err := os.Create(p)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := pprof.WriteHeapProfile(f); err != nil {
-			t.Fatal(err)
-		}
-		f.Close()
-	}
+	memprofile(t, "")
 
 	if p := os.Getenv("UMBRA_BENCH_CPUPROFILE"); p != "" {
 		f, err := os.Create(p)
@@ -168,6 +159,9 @@ func TestBenchReconcile(t *testing.T) {
 			t.Fatal(err)
 		}
 		next += fresh
+		if i == 0 {
+			memprofile(t, ".before-runs")
+		}
 		st, err := e.Run(ctx, "bench")
 		if err != nil {
 			t.Fatal(err)
@@ -178,9 +172,29 @@ func TestBenchReconcile(t *testing.T) {
 		apply = append(apply, time.Duration(st.DurationMS)*time.Millisecond)
 		fmt.Fprintf(os.Stderr, "run %d: %+v\n", i, st)
 	}
+	memprofile(t, ".runs")
 	say("shadow_report_full_seconds_median", median(shadow).Seconds())
 	say("shadow_report_page_seconds_median", median(page).Seconds())
 	say("shadow_report_page_from_table_seconds_median", median(pageStored).Seconds())
 	say("reconcile_new_seconds_median", median(apply).Seconds())
 	say("reconcile_new_seconds_all", fmt.Sprint(apply))
+}
+
+// memprofile writes a heap profile to UMBRA_BENCH_MEMPROFILE+suffix, if
+// set, after a collection (a profile shows the heap as of the last one):
+// pprof -base ….before-runs ….runs shows what the runs allocated.
+func memprofile(t *testing.T, suffix string) {
+	p := os.Getenv("UMBRA_BENCH_MEMPROFILE")
+	if p == "" {
+		return
+	}
+	runtime.GC()
+	f, err := os.Create(p + suffix)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	if err := pprof.WriteHeapProfile(f); err != nil {
+		t.Fatal(err)
+	}
 }

@@ -327,10 +327,8 @@ func (e *Engine) findingsOf(ctx context.Context, l *live, in *judgeInputs, chang
 	// devices and assets gone, and every one about software or a rule.
 	var judged []string
 	if full {
-		judged = make([]string, 0, len(l.open))
-		for id := range l.open {
-			judged = append(judged, id)
-		}
+		judged = make([]string, 0, l.open.len())
+		l.open.each(func(id string, _ findingMeta) { judged = append(judged, id) })
 	} else {
 		for id := range devSet {
 			judged = append(judged, FindingID(KindUnregisteredDevice, "device:"+id), FindingID(KindUnregisteredAgent, "device:"+id))
@@ -354,8 +352,8 @@ func (e *Engine) findingsOf(ctx context.Context, l *live, in *judgeInputs, chang
 }
 
 func (l *live) isOpen(id string) bool {
-	m, ok := l.open[id]
-	return ok && m.state == StateOpen
+	m, ok := l.open.get(id)
+	return ok && m.open
 }
 
 // storeFindingDiff writes the findings that are new or say something new,
@@ -370,17 +368,17 @@ func (e *Engine) storeFindingDiff(ctx context.Context, l *live, fs []Finding, ju
 	for _, f := range fs {
 		current[f.ID] = true
 		sf := StoredFinding{Finding: f, State: StateOpen, OpenedAt: now, digest: f.Digest()}
-		if o, ok := l.open[f.ID]; ok && o.state == StateOpen {
-			if o.digest == sf.digest {
+		if o, ok := l.open.get(f.ID); ok && o.open {
+			if o.digest == digestBytes(sf.digest) {
 				continue
 			}
-			sf.OpenedAt = o.openedAt
+			sf.OpenedAt = fromNanos(o.openedAt)
 		} else {
 			st.Opened++
 		}
 		rows = append(rows, findingRow(sf, e.version()))
 		written++
-		l.setMeta(f.ID, findingMeta{kind: f.Kind, subject: f.Subject, digest: sf.digest, state: StateOpen, openedAt: sf.OpenedAt, lastSeen: f.LastSeen})
+		l.setMeta(f.ID, newMeta(f.Kind, f.Subject, sf.digest, StateOpen, sf.OpenedAt, f.LastSeen))
 		if f.Kind == KindUnregisteredDevice {
 			shadow = append(shadow, shadowChange{id: f.ID, at: dbTime(f.LastSeen).Unix(), open: true})
 			// As it reads back: times in whole seconds.
@@ -411,10 +409,10 @@ func (e *Engine) storeFindingDiff(ctx context.Context, l *live, fs []Finding, ju
 			o.State, o.ResolvedAt = StateResolved, now
 			st.Resolved++
 			rows = append(rows, findingRow(*o, e.version()))
-			m := l.open[id]
-			m.state = StateResolved
+			m, _ := l.open.get(id)
+			m.open = false
 			l.setMeta(id, m)
-			if m.kind == KindUnregisteredDevice {
+			if m.shadow {
 				shadow = append(shadow, shadowChange{id: id})
 			}
 			if o.Ack != nil {
@@ -438,11 +436,11 @@ func (e *Engine) storeFindingDiff(ctx context.Context, l *live, fs []Finding, ju
 	// The shadow report's index follows what is stored.
 	if full {
 		cur := map[string]int64{}
-		for id, m := range l.open {
-			if m.kind == KindUnregisteredDevice && m.state == StateOpen {
-				cur[id] = dbTime(m.lastSeen).Unix()
+		l.open.each(func(id string, m findingMeta) {
+			if m.shadow && m.open {
+				cur[id] = dbTime(fromNanos(m.lastSeen)).Unix()
 			}
-		}
+		})
 		l.shadow.reset(cur)
 	} else {
 		l.shadow.update(shadow)

@@ -26,20 +26,15 @@ type live struct {
 	tail      map[int64]uint64 // feed rows seen by second of arrival in the overlap before the watermark; nil: unknown
 	done      map[string]bool  // report ids applied (a retried report is stored twice)
 
-	open    map[string]findingMeta // every stored finding's latest state, by id
-	nOpen   int                    // how many of them are open
-	other   map[string]bool        // the open findings about software or a rule (neither a device nor an asset)
-	shadow  *shadowIndex           // the open unregistered-device findings in report order
-	keys    map[string][]string    // device id -> its asset match keys
-	byKey   map[string][]string    // asset match key -> device ids, sorted
-	matched map[string]Device      // devices an asset matched at its last judgement, as last built
+	open    metas               // every stored finding's latest state, by id
+	nOpen   int                 // how many of them are open
+	other   map[string]bool     // the open findings about software or a rule (neither a device nor an asset)
+	shadow  *shadowIndex        // the open unregistered-device findings in report order
+	keys    map[string][]string // device id -> its asset match keys
+	byKey   map[string][]string // asset match key -> device ids, sorted
+	matched map[string]Device   // devices an asset matched at its last judgement, as last built
 
 	reg *registerState // the register as the last run judged it
-}
-
-type findingMeta struct {
-	kind, subject, digest, state string
-	openedAt, lastSeen           time.Time
 }
 
 // lives holds one live state per database handle. Runs take turns (runMu).
@@ -449,7 +444,7 @@ FROM observation_feed WHERE `+cond+` GROUP BY `+aggKey+` ORDER BY since`, func(r
 	if err := e.expand(ctx, l); err != nil {
 		return nil, 0, err
 	}
-	l.open = map[string]findingMeta{}
+	l.open = newMetas()
 	err = e.findingMetas(ctx, l.setMeta)
 	return l, l.inc.Observations(), err
 }
@@ -496,13 +491,12 @@ WHERE ip IN (SELECT arrayJoin(?)) OR method = 'snmp' AND via IN (SELECT arrayJoi
 // findingMetas reads the latest state of every stored finding.
 func (e *Engine) findingMetas(ctx context.Context, set func(id string, m findingMeta)) error {
 	return e.db.QueryEach(ctx, "findings", `SELECT finding_id, kind, subject, digest, state, opened_at, last_seen FROM findings FINAL`, func(rows driver.Rows) error {
-		var id string
-		var m findingMeta
-		if err := rows.Scan(&id, &m.kind, &m.subject, &m.digest, &m.state, &m.openedAt, &m.lastSeen); err != nil {
+		var id, kind, subject, digest, state string
+		var openedAt, lastSeen time.Time
+		if err := rows.Scan(&id, &kind, &subject, &digest, &state, &openedAt, &lastSeen); err != nil {
 			return err
 		}
-		m.openedAt, m.lastSeen = fromDB(m.openedAt), fromDB(m.lastSeen)
-		set(id, m)
+		set(id, newMeta(kind, subject, digest, state, fromDB(openedAt), fromDB(lastSeen)))
 		return nil
 	})
 }
@@ -510,15 +504,15 @@ func (e *Engine) findingMetas(ctx context.Context, set func(id string, m finding
 // setMeta records the latest state of a finding and keeps the counts and
 // indexes that let a run or a page avoid visiting every finding.
 func (l *live) setMeta(id string, m findingMeta) {
-	if o, ok := l.open[id]; ok && o.state == StateOpen {
+	if o, ok := l.open.get(id); ok && o.open {
 		l.nOpen--
 	}
-	if m.state == StateOpen {
+	if m.open {
 		l.nOpen++
 	}
-	l.open[id] = m
-	if !strings.HasPrefix(m.subject, "device:") && !strings.HasPrefix(m.subject, "asset:") {
-		if m.state == StateOpen {
+	l.open.set(id, m)
+	if m.other {
+		if m.open {
 			l.other[id] = true
 		} else {
 			delete(l.other, id)

@@ -2,6 +2,7 @@ package reconcile
 
 import (
 	"context"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"os"
@@ -258,11 +259,11 @@ func openFindings(t *testing.T, e *Engine) map[string]string {
 		t.Fatal("no live state after a run")
 	}
 	out := map[string]string{}
-	for id, m := range v.(*live).open {
-		if m.state == StateOpen {
-			out[id] = m.digest
+	v.(*live).open.each(func(id string, m findingMeta) {
+		if m.open {
+			out[id] = hex.EncodeToString(m.digest[:])
 		}
-	}
+	})
 	return out
 }
 

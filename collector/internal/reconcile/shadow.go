@@ -1,6 +1,7 @@
 package reconcile
 
 import (
+	"bytes"
 	"slices"
 	"sync"
 )
@@ -9,7 +10,7 @@ import (
 // report: seen last first, then by id.
 type shadowKey struct {
 	at int64 // last seen, Unix seconds (what the findings table keeps)
-	id string
+	id fkey  // ordered as the ids are: FindingID's hex is lower case
 }
 
 func shadowCmp(a, b shadowKey) int {
@@ -18,12 +19,8 @@ func shadowCmp(a, b shadowKey) int {
 		return -1
 	case a.at < b.at:
 		return 1
-	case a.id < b.id:
-		return -1
-	case a.id > b.id:
-		return 1
 	}
-	return 0
+	return bytes.Compare(a.id[:], b.id[:])
 }
 
 // shadowIndex keeps the open unregistered-device findings in the order of
@@ -33,13 +30,16 @@ func shadowCmp(a, b shadowKey) int {
 // on reading; when extra or the stale entries grow past a fraction of
 // order, both merge into order in one linear pass. It is safe for
 // concurrent use: pages are read while a run holds the rest of the state.
+// Its keys hold no pointers, so the garbage collector does not scan them;
+// a finding id not of FindingID's form (none that Umbra writes) turns it
+// off, and the report is then read from the findings table.
 type shadowIndex struct {
 	mu    sync.Mutex
-	cur   map[string]int64 // open finding id -> last seen: the truth
-	order []shadowKey      // sorted; may hold stale or repeated entries
-	extra []shadowKey      // sorted; added since the last merge
-	stale int              // entries of order and extra that cur no longer holds
-	ready bool             // reset has filled it
+	cur   map[fkey]int64 // open finding id -> last seen: the truth
+	order []shadowKey    // sorted; may hold stale or repeated entries
+	extra []shadowKey    // sorted; added since the last merge
+	stale int            // entries of order and extra that cur no longer holds
+	ready bool           // reset has filled it, with ids of FindingID's form
 
 	// The first rows of the report as stored, and every current
 	// acknowledgement, so its first page needs no query.
@@ -85,18 +85,23 @@ func (x *shadowIndex) rowsOf(ids []string) (map[string]*StoredFinding, bool) {
 	return out, true
 }
 
-func newShadowIndex() *shadowIndex { return &shadowIndex{cur: map[string]int64{}} }
+func newShadowIndex() *shadowIndex { return &shadowIndex{cur: map[fkey]int64{}} }
 
 // reset replaces the whole index (after a rebuild).
-func (x *shadowIndex) reset(cur map[string]int64) {
-	order := make([]shadowKey, 0, len(cur))
-	for id, at := range cur {
-		order = append(order, shadowKey{at, id})
+func (x *shadowIndex) reset(open map[string]int64) {
+	cur := make(map[fkey]int64, len(open))
+	order := make([]shadowKey, 0, len(open))
+	ready := true
+	for id, at := range open {
+		k, ok := parseFID(id)
+		ready = ready && ok
+		cur[k] = at
+		order = append(order, shadowKey{at, k})
 	}
 	slices.SortFunc(order, shadowCmp)
 	x.mu.Lock()
 	defer x.mu.Unlock()
-	x.cur, x.order, x.extra, x.stale, x.ready = cur, order, nil, 0, true
+	x.cur, x.order, x.extra, x.stale, x.ready = cur, order, nil, 0, ready
 }
 
 // shadowChange is the new state of one finding: open at a last-seen time,
@@ -116,17 +121,22 @@ func (x *shadowIndex) update(cs []shadowChange) {
 	x.mu.Lock()
 	defer x.mu.Unlock()
 	for _, c := range cs {
-		old, had := x.cur[c.id]
+		k, ok := parseFID(c.id)
+		if !ok {
+			x.ready = false
+			continue
+		}
+		old, had := x.cur[k]
 		if had && c.open && old == c.at {
 			continue
 		}
 		if had {
 			x.stale++
-			delete(x.cur, c.id)
+			delete(x.cur, k)
 		}
 		if c.open {
-			x.cur[c.id] = c.at
-			add = append(add, shadowKey{c.at, c.id})
+			x.cur[k] = c.at
+			add = append(add, shadowKey{c.at, k})
 		}
 	}
 	if len(add) == 0 {
@@ -142,7 +152,7 @@ func (x *shadowIndex) update(cs []shadowChange) {
 
 // mergeKeys merges two sorted lists; with cur it keeps only the entries
 // cur holds, once each.
-func mergeKeys(a, b []shadowKey, cur map[string]int64) []shadowKey {
+func mergeKeys(a, b []shadowKey, cur map[fkey]int64) []shadowKey {
 	out := make([]shadowKey, 0, len(a)+len(b))
 	i, j := 0, 0
 	for i < len(a) || j < len(b) {
@@ -183,7 +193,7 @@ func (x *shadowIndex) page(n int) (ids []string, total uint64, ok bool) {
 		if at, ok := x.cur[k.id]; !ok || at != k.at || len(ids) > 0 && k == last {
 			continue
 		}
-		ids, last = append(ids, k.id), k
+		ids, last = append(ids, k.id.String()), k
 	}
 	return ids, uint64(len(x.cur)), true
 }

@@ -1,26 +1,30 @@
 package reconcile
 
 import (
+	"cmp"
 	"fmt"
 	"maps"
 	"math/rand/v2"
 	"slices"
+	"strings"
 	"testing"
 )
 
 // bruteShadowPage is the first page of the report by sorting everything.
+// seen last first, then by id (as strings).
 func bruteShadowPage(cur map[string]int64, n int) []string {
-	var ks []shadowKey
-	for id, at := range cur {
-		ks = append(ks, shadowKey{at, id})
-	}
-	slices.SortFunc(ks, shadowCmp)
-	out := []string{}
-	for _, k := range ks[:min(n, len(ks))] {
-		out = append(out, k.id)
-	}
-	return out
+	ids := slices.Collect(maps.Keys(cur))
+	slices.SortFunc(ids, func(a, b string) int {
+		if c := cmp.Compare(cur[b], cur[a]); c != 0 {
+			return c
+		}
+		return strings.Compare(a, b)
+	})
+	return append([]string{}, ids[:min(n, len(ids))]...)
 }
+
+// fid is the id of the i-th finding of a test.
+func fid(i int) string { return FindingID(KindUnregisteredDevice, fmt.Sprint("device:d", i)) }
 
 // The index gives the page a full sort gives, through runs that open,
 // move (seen again), close and reopen findings, across its merges.
@@ -32,13 +36,13 @@ func TestShadowIndexMatchesSort(t *testing.T) {
 	}
 	want := map[string]int64{}
 	for i := range 3000 {
-		want[fmt.Sprint("f-", i)] = int64(rng.IntN(500))
+		want[fid(i)] = int64(rng.IntN(500))
 	}
 	x.reset(maps.Clone(want))
 	for run := range 200 {
 		var cs []shadowChange
 		for range rng.IntN(400) {
-			id := fmt.Sprint("f-", rng.IntN(5000))
+			id := fid(rng.IntN(5000))
 			switch rng.IntN(4) {
 			case 0: // closes
 				delete(want, id)
@@ -66,5 +70,31 @@ func TestShadowIndexMatchesSort(t *testing.T) {
 	}
 	if len(x.order) == 0 || x.stale > len(x.order)/8+4096 {
 		t.Errorf("order %d entries, %d stale: the index never merged", len(x.order), x.stale)
+	}
+}
+
+// An id not of FindingID's form turns the index off: the report is then
+// read from the findings table, never from a key the index cannot hold.
+func TestShadowIndexOddID(t *testing.T) {
+	x := newShadowIndex()
+	x.reset(map[string]int64{fid(1): 5, fid(2): 7})
+	if ids, total, ok := x.page(10); !ok || total != 2 || !slices.Equal(ids, []string{fid(2), fid(1)}) {
+		t.Fatalf("page = %v %d %v", ids, total, ok)
+	}
+	for _, odd := range []string{"legacy-1", "f-0123", "F-" + fid(3)[2:], "f-" + strings.ToUpper(fid(3)[2:])} {
+		if _, ok := parseFID(odd); ok {
+			t.Errorf("parseFID(%q) accepted it", odd)
+		}
+	}
+	x.update([]shadowChange{{id: "legacy-1", at: 9, open: true}})
+	if _, _, ok := x.page(10); ok {
+		t.Fatal("the index answered after an id it cannot hold")
+	}
+	x.reset(map[string]int64{fid(1): 5, "legacy-2": 6})
+	if _, _, ok := x.page(10); ok {
+		t.Fatal("the index answered after a reset with an id it cannot hold")
+	}
+	if k, ok := parseFID(fid(4)); !ok || k.String() != fid(4) {
+		t.Fatalf("parseFID(%q) = %v, %v", fid(4), k, ok)
 	}
 }

@@ -288,15 +288,30 @@ type failedColumn struct{ err error }
 func (f failedColumn) Append(any) error    { return f.err }
 func (f failedColumn) AppendRow(any) error { return f.err }
 
+// flushBytes is about how much string data a batch's columns gather before
+// they are sent as one block of the insert: the driver's column buffers
+// grow by doubling, and a batch of large rows (a device's evidence) would
+// otherwise be copied over and over into ever larger buffers. The server
+// squashes the blocks of one insert into few parts.
+const flushBytes = 4 << 20
+
 func (db *DB) insertRows(ctx context.Context, insert string, rows [][]any) error {
 	b, err := db.conn.PrepareBatch(ctx, insert)
 	if err != nil {
 		return classifyInsert(err)
 	}
+	pending := 0
 	for _, row := range rows {
 		if err := b.Append(row...); err != nil {
 			_ = b.Abort()
 			return fmt.Errorf("%w: %w", ErrInsert, err)
+		}
+		if pending += rowBytes(row); pending >= flushBytes {
+			if err := b.Flush(); err != nil {
+				_ = b.Abort()
+				return classifyInsert(err)
+			}
+			pending = 0
 		}
 	}
 	if err := b.Send(); err != nil {
@@ -311,4 +326,22 @@ func classifyInsert(err error) error {
 		return err
 	}
 	return fmt.Errorf("%w: %w", ErrInsert, err)
+}
+
+// rowBytes estimates the bytes of a row's strings, the columns that grow.
+func rowBytes(row []any) int {
+	n := 0
+	for _, v := range row {
+		switch v := v.(type) {
+		case string:
+			n += len(v)
+		case []string:
+			for _, s := range v {
+				n += len(s) + 1
+			}
+		default:
+			n += 8
+		}
+	}
+	return n
 }
