@@ -77,5 +77,5 @@ ok() { awk -v v="$1" 'BEGIN { print (v + 0 < 1 ? "yes" : "**no**") }'; }
 	printf '| shadow report, first page of 100 + total, median (s) | %.3f | < 1 s: %s |\n' "$(val shadow_report_page_seconds_median)" "$(ok "$(val shadow_report_page_seconds_median)")"
 	printf '| the same page from the findings table alone, median (s) | %.3f | |\n' "$(val shadow_report_page_from_table_seconds_median)"
 	printf '| reconcile %s new observations, median of %s (s) | %.3f | < 1 s: %s |\n' "$fresh" "$runs" "$(val reconcile_new_seconds_median)" "$(ok "$(val reconcile_new_seconds_median)")"
-	printf '\n- every run (s): %s; whole benchmark %d s; load average at the end: %s\n\n' "$(awk '$1 == "bench" && $2 == "reconcile_new_seconds_all" {$1=$2=""; print}' "$out/reconcile.log")" "$((t1 - t0))" "$(cut -d' ' -f1-3 /proc/loadavg)"
+	printf '\n- every run (s): %s; garbage collections completed during the runs: %s; whole benchmark %d s; load average at the end: %s\n\n' "$(awk '$1 == "bench" && $2 == "reconcile_new_seconds_all" {$1=$2=""; print}' "$out/reconcile.log")" "$(val collections_during_runs)" "$((t1 - t0))" "$(cut -d' ' -f1-3 /proc/loadavg)"
 } | tee "$out/reconcile.md"

@@ -123,6 +123,7 @@ func TestBenchReconcile(t *testing.T) {
 		defer pprof.StopCPUProfile()
 	}
 	var shadow, page, pageStored, apply []time.Duration
+	var gcs uint32 // collections completed during the runs
 	next := max(rows, have)
 	recv, err := db.Count(ctx, "SELECT toUInt64(max(received_at)) FROM observation_feed")
 	if err != nil {
@@ -162,10 +163,18 @@ func TestBenchReconcile(t *testing.T) {
 		if i == 0 {
 			memprofile(t, ".before-runs")
 		}
+		var m0, m1 runtime.MemStats
+		runtime.ReadMemStats(&m0)
 		st, err := e.Run(ctx, "bench")
 		if err != nil {
 			t.Fatal(err)
 		}
+		runtime.ReadMemStats(&m1)
+		// What the run allocated, and whether the collector finished a
+		// cycle meanwhile (one still under way by the end is not counted).
+		fmt.Fprintf(os.Stderr, "run %d: allocated %d MiB; heap %d MiB of next goal %d MiB; collections %d\n", i,
+			(m1.TotalAlloc-m0.TotalAlloc)>>20, m1.HeapAlloc>>20, m1.NextGC>>20, m1.NumGC-m0.NumGC)
+		gcs += m1.NumGC - m0.NumGC
 		if st.Full || st.New != int(fresh) {
 			t.Fatalf("run %d: %+v; want %d new observations applied incrementally", i, st, fresh)
 		}
@@ -178,6 +187,7 @@ func TestBenchReconcile(t *testing.T) {
 	say("shadow_report_page_from_table_seconds_median", median(pageStored).Seconds())
 	say("reconcile_new_seconds_median", median(apply).Seconds())
 	say("reconcile_new_seconds_all", fmt.Sprint(apply))
+	say("collections_during_runs", gcs)
 }
 
 // memprofile writes a heap profile to UMBRA_BENCH_MEMPROFILE+suffix, if

@@ -223,7 +223,7 @@ func matchIndex(devs []Device) (bySerial, byMAC, byHost map[string][]*Device) {
 // catalogue. It is deterministic: the same input gives the same findings.
 func Findings(devs []Device, assets []registry.Asset, software []Software, rules []Rule, p Policy) []Finding {
 	bySerial, byMAC, byHost := matchIndex(devs)
-	var out []Finding
+	out := make([]Finding, 0, len(devs)+len(assets)) // about one each: no growing of a slice of large values
 	claimed := map[string]bool{}
 	for _, a := range assets {
 		if a.Lifecycle == registry.Planned || a.Lifecycle == registry.Ordered {
