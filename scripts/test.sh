@@ -35,8 +35,15 @@ for m in shared agent collector; do
 		grep -E '^(ok|FAIL|\?|panic:)' "$logdir/$m.log" || true
 	else
 		status=1
-		echo "---- $m failed; its test log:"
+		# Each failure with what its test logged before it (go test -v
+		# prints a test's log as it runs, its --- FAIL line at its end),
+		# then the end of the log (a panic, a race, a package that failed
+		# with no test failing).
+		echo "---- $m failed; its failures:"
+		grep -E -B 40 -A 5 '^\s*--- FAIL' "$logdir/$m.log" | grep -vE '^(=== (RUN|PAUSE|CONT|NAME)|\s*--- PASS)' | head -n 400
+		echo "---- the end of its test log:"
 		grep -vE '^(=== (RUN|PAUSE|CONT|NAME)|\s*--- PASS)' "$logdir/$m.log" | tail -n 200
+		keep=1
 	fi
 done
 passed=$(cat "$logdir"/*.log | grep -cE '^\s*--- PASS' || true)
@@ -46,7 +53,11 @@ if [ "$skipped" != 0 ]; then
 	echo "skipped (with their reasons):"
 	cat "$logdir"/*.log | grep -A1 -E '^\s*--- SKIP' | grep -v '^--$' | sed 's/^/  /'
 fi
-rm -rf "$logdir"
+if [ -n "${keep:-}" ]; then
+	echo "the whole test logs are kept in $logdir"
+else
+	rm -rf "$logdir"
+fi
 if [ "$status" != 0 ]; then
 	echo "tests: $passed passed, $failed failed, $skipped skipped"
 	exit 1
