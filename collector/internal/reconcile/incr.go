@@ -1,6 +1,7 @@
 package reconcile
 
 import (
+	"maps"
 	"net/netip"
 	"runtime"
 	"slices"
@@ -544,14 +545,7 @@ func (s *Incremental) placeIPOnly(o *Observation) {
 // Mixed lists the IPs, not exact, that now have both observations that
 // held them and observations with only them: the engine must Expand each
 // before the devices are built.
-func (s *Incremental) Mixed() []string {
-	out := make([]string, 0, len(s.mixed))
-	for ip := range s.mixed {
-		out = append(out, ip)
-	}
-	sort.Strings(out)
-	return out
-}
+func (s *Incremental) Mixed() []string { return keys(s.mixed) }
 
 // Expand makes ip exact: obs are every observation applied so far that
 // carries it (read back one by one), with the SNMP interfaces Apply folded
@@ -739,14 +733,7 @@ func (s *Incremental) Device(id string) (Device, bool) {
 }
 
 // DeviceIDs lists the devices as of the last Changes.
-func (s *Incremental) DeviceIDs() []string {
-	out := make([]string, 0, len(s.rootOf))
-	for id := range s.rootOf {
-		out = append(out, id)
-	}
-	sort.Strings(out)
-	return out
-}
+func (s *Incremental) DeviceIDs() []string { return slices.Sorted(maps.Keys(s.rootOf)) }
 
 // Devices builds every device, as Resolve returns them.
 func (s *Incremental) Devices() []Device {

@@ -435,13 +435,7 @@ func (e *Engine) storeFindingDiff(ctx context.Context, l *live, fs []Finding, ju
 	}
 	// The shadow report's index follows what is stored.
 	if full {
-		cur := map[string]int64{}
-		l.open.each(func(id string, m findingMeta) {
-			if m.shadow && m.open {
-				cur[id] = dbTime(fromNanos(m.lastSeen)).Unix()
-			}
-		})
-		l.shadow.reset(cur)
+		l.shadow.reset(l.open.openShadow())
 	} else {
 		l.shadow.update(shadow)
 	}

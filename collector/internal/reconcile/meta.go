@@ -18,11 +18,27 @@ func parseFID(id string) (k fkey, ok bool) {
 	if len(id) != 2+2*len(k) || !strings.HasPrefix(id, "f-") {
 		return k, false
 	}
-	if _, err := hex.Decode(k[:], []byte(id[2:])); err != nil {
-		return k, false
+	// Only the lower-case form FindingID writes, so the key reads back as
+	// the same id.
+	for i := range k {
+		hi, lo := hexDigit(id[2+2*i]), hexDigit(id[3+2*i])
+		if hi < 0 || lo < 0 {
+			return fkey{}, false
+		}
+		k[i] = byte(hi<<4 | lo)
 	}
-	// Only the lower-case form FindingID writes, so it reads back the same.
-	return k, id == k.String()
+	return k, true
+}
+
+// hexDigit is the value of a lower-case hex digit, or -1.
+func hexDigit(c byte) int {
+	switch {
+	case '0' <= c && c <= '9':
+		return int(c - '0')
+	case 'a' <= c && c <= 'f':
+		return int(c-'a') + 10
+	}
+	return -1
 }
 
 func (k fkey) String() string { return "f-" + hex.EncodeToString(k[:]) }
@@ -107,6 +123,24 @@ func (ms metas) set(id string, m findingMeta) {
 }
 
 func (ms metas) len() int { return len(ms.byKey) + len(ms.odd) }
+
+// openShadow is what the shadow index is built from: the open
+// unregistered-device findings' last-seen times (Unix seconds, as the
+// table keeps them) by key; ok is false if one has an id of another form.
+func (ms metas) openShadow() (cur map[fkey]int64, ok bool) {
+	cur = map[fkey]int64{}
+	for k, m := range ms.byKey {
+		if m.shadow && m.open {
+			cur[k] = dbTime(fromNanos(m.lastSeen)).Unix()
+		}
+	}
+	for _, m := range ms.odd {
+		if m.shadow && m.open {
+			return cur, false
+		}
+	}
+	return cur, true
+}
 
 // each calls f with every finding's id and meta.
 func (ms metas) each(f func(id string, m findingMeta)) {

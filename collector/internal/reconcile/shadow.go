@@ -87,15 +87,11 @@ func (x *shadowIndex) rowsOf(ids []string) (map[string]*StoredFinding, bool) {
 
 func newShadowIndex() *shadowIndex { return &shadowIndex{cur: map[fkey]int64{}} }
 
-// reset replaces the whole index (after a rebuild).
-func (x *shadowIndex) reset(open map[string]int64) {
-	cur := make(map[fkey]int64, len(open))
-	order := make([]shadowKey, 0, len(open))
-	ready := true
-	for id, at := range open {
-		k, ok := parseFID(id)
-		ready = ready && ok
-		cur[k] = at
+// reset replaces the whole index (after a rebuild) with the open findings
+// of cur; ready is false when one of them has an id the index cannot hold.
+func (x *shadowIndex) reset(cur map[fkey]int64, ready bool) {
+	order := make([]shadowKey, 0, len(cur))
+	for k, at := range cur {
 		order = append(order, shadowKey{at, k})
 	}
 	slices.SortFunc(order, shadowCmp)

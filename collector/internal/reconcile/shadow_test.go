@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 )
 
 // bruteShadowPage is the first page of the report by sorting everything.
@@ -21,6 +22,17 @@ func bruteShadowPage(cur map[string]int64, n int) []string {
 		return strings.Compare(a, b)
 	})
 	return append([]string{}, ids[:min(n, len(ids))]...)
+}
+
+// resetFrom resets x as a rebuild does, from the metas of the findings open
+// in open (id -> last seen, Unix seconds).
+func resetFrom(x *shadowIndex, open map[string]int64) {
+	ms := newMetas()
+	for id, at := range open {
+		ms.set(id, findingMeta{open: true, shadow: true, lastSeen: time.Unix(at, 0).UnixNano()})
+	}
+	ms.set(fid(-1), findingMeta{shadow: true}) // resolved: not in the report
+	x.reset(ms.openShadow())
 }
 
 // fid is the id of the i-th finding of a test.
@@ -38,7 +50,7 @@ func TestShadowIndexMatchesSort(t *testing.T) {
 	for i := range 3000 {
 		want[fid(i)] = int64(rng.IntN(500))
 	}
-	x.reset(maps.Clone(want))
+	resetFrom(x, want)
 	for run := range 200 {
 		var cs []shadowChange
 		for range rng.IntN(400) {
@@ -77,7 +89,7 @@ func TestShadowIndexMatchesSort(t *testing.T) {
 // read from the findings table, never from a key the index cannot hold.
 func TestShadowIndexOddID(t *testing.T) {
 	x := newShadowIndex()
-	x.reset(map[string]int64{fid(1): 5, fid(2): 7})
+	resetFrom(x, map[string]int64{fid(1): 5, fid(2): 7})
 	if ids, total, ok := x.page(10); !ok || total != 2 || !slices.Equal(ids, []string{fid(2), fid(1)}) {
 		t.Fatalf("page = %v %d %v", ids, total, ok)
 	}
@@ -90,7 +102,7 @@ func TestShadowIndexOddID(t *testing.T) {
 	if _, _, ok := x.page(10); ok {
 		t.Fatal("the index answered after an id it cannot hold")
 	}
-	x.reset(map[string]int64{fid(1): 5, "legacy-2": 6})
+	resetFrom(x, map[string]int64{fid(1): 5, "legacy-2": 6})
 	if _, _, ok := x.page(10); ok {
 		t.Fatal("the index answered after a reset with an id it cannot hold")
 	}
