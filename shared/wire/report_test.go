@@ -2,10 +2,14 @@ package wire
 
 import (
 	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -310,5 +314,37 @@ func TestSoftwareDigestIgnoresOrder(t *testing.T) {
 	c := []Package{a[0], {Name: "b", Version: "3", Source: "rpm", Arch: "x86_64"}}
 	if SoftwareDigest(a) == SoftwareDigest(c) {
 		t.Error("SoftwareDigest ignores a version change")
+	}
+}
+
+// TestSoftwareDigestMatchesItsDefinition checks SoftwareDigest against the
+// definition agents and collectors share (the sorted lines
+// "source\0id\0arch\0scope\0version\n", hashed), on lists with ids and
+// without, duplicates, and bytes that sort before the separators.
+func TestSoftwareDigestMatchesItsDefinition(t *testing.T) {
+	def := func(pkgs []Package) string {
+		lines := make([]string, 0, len(pkgs))
+		for _, p := range pkgs {
+			k := p.Key()
+			lines = append(lines, k.Source+"\x00"+k.ID+"\x00"+k.Arch+"\x00"+k.Scope+"\x00"+p.Version+"\n")
+		}
+		slices.Sort(lines)
+		h := sha256.New()
+		for _, l := range lines {
+			h.Write([]byte(l))
+		}
+		return hex.EncodeToString(h.Sum(nil))
+	}
+	rng := rand.New(rand.NewPCG(1, 2))
+	words := []string{"", "a", "ab", "b", "a\x00", "\x01", "zz", "é", "a\n", "libc6", "1.0", "1.0-1"}
+	pick := func() string { return words[rng.IntN(len(words))] }
+	for n := range 200 {
+		pkgs := make([]Package, n%23)
+		for i := range pkgs {
+			pkgs[i] = Package{Source: pick(), Name: pick(), ID: pick(), Arch: pick(), Scope: pick(), Version: pick()}
+		}
+		if got, want := SoftwareDigest(pkgs), def(pkgs); got != want {
+			t.Fatalf("list %d (%d packages): %s, want %s", n, len(pkgs), got, want)
+		}
 	}
 }

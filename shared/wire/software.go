@@ -1,7 +1,7 @@
 package wire
 
 import (
-	"cmp"
+	"bytes"
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
@@ -162,15 +162,42 @@ func (v *validator) digest(field, s string) {
 // independent of order: the agent and the collector compute it alike to
 // check that a delta applies to the list the collector holds.
 func SoftwareDigest(pkgs []Package) string {
-	lines := make([]string, 0, len(pkgs))
-	for _, p := range pkgs {
-		k := p.Key()
-		lines = append(lines, k.Source+"\x00"+k.ID+"\x00"+k.Arch+"\x00"+k.Scope+"\x00"+p.Version+"\n")
+	// The lines "source\0id\0arch\0scope\0version\n", sorted, hashed in
+	// order: written into one buffer and sorted by their places in it.
+	size := 0
+	for i := range pkgs {
+		p := &pkgs[i]
+		id := p.ID
+		if id == "" {
+			id = p.Name
+		}
+		size += len(p.Source) + len(id) + len(p.Arch) + len(p.Scope) + len(p.Version) + 5
 	}
-	slices.SortFunc(lines, cmp.Compare)
+	buf := make([]byte, 0, size)
+	spans := make([][2]int, len(pkgs))
+	for i := range pkgs {
+		p := &pkgs[i]
+		id := p.ID
+		if id == "" {
+			id = p.Name
+		}
+		start := len(buf)
+		buf = append(buf, p.Source...)
+		buf = append(buf, 0)
+		buf = append(buf, id...)
+		buf = append(buf, 0)
+		buf = append(buf, p.Arch...)
+		buf = append(buf, 0)
+		buf = append(buf, p.Scope...)
+		buf = append(buf, 0)
+		buf = append(buf, p.Version...)
+		buf = append(buf, '\n')
+		spans[i] = [2]int{start, len(buf)}
+	}
+	slices.SortFunc(spans, func(a, b [2]int) int { return bytes.Compare(buf[a[0]:a[1]], buf[b[0]:b[1]]) })
 	h := sha256.New()
-	for _, l := range lines {
-		h.Write([]byte(l))
+	for _, sp := range spans {
+		h.Write(buf[sp[0]:sp[1]])
 	}
 	return hex.EncodeToString(h.Sum(nil))
 }
