@@ -293,7 +293,7 @@ func (f failedColumn) AppendRow(any) error { return f.err }
 // grow by doubling, and a batch of large rows (a device's evidence) would
 // otherwise be copied over and over into ever larger buffers. The server
 // squashes the blocks of one insert into few parts.
-const flushBytes = 4 << 20
+const flushBytes = 1 << 20
 
 func (db *DB) insertRows(ctx context.Context, insert string, rows [][]any) error {
 	b, err := db.conn.PrepareBatch(ctx, insert)

@@ -2,6 +2,7 @@ package store
 
 import (
 	"fmt"
+	"sync"
 	"time"
 
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
@@ -34,38 +35,73 @@ var softwareColumnsTable = TableWriter{
 	Columns: softwareColumns,
 }
 
-func softwareColumns(b columnBatch, rs []Received) (int, error) {
-	n := 0
-	for _, rc := range rs {
-		r := rc.Report
-		if !isInventory(r) {
-			continue
-		}
-		if d := r.Inventory.SoftwareDelta; d != nil {
-			n += len(d.Added) + len(d.Changed) + len(d.Removed)
-		} else {
-			n += len(r.Inventory.Software)
+// swChunk is one chunk of host_software's columns, reused from chunk to
+// chunk and batch to batch (the driver copies what is appended): a burst's
+// batches then build their rows in memory already in use, not in fresh
+// pages.
+type swChunk struct {
+	agentID, reportID, op, source, keyID, arch, scope []string
+	name, packageID, version, publisher, location     []string
+	collectedAt, installDate                          []time.Time
+	sizeBytes                                         []uint64
+}
+
+var swChunks = sync.Pool{New: func() any {
+	return &swChunk{
+		agentID: mk[string](columnChunk), reportID: mk[string](columnChunk), op: mk[string](columnChunk), source: mk[string](columnChunk),
+		keyID: mk[string](columnChunk), arch: mk[string](columnChunk), scope: mk[string](columnChunk), name: mk[string](columnChunk),
+		packageID: mk[string](columnChunk), version: mk[string](columnChunk), publisher: mk[string](columnChunk), location: mk[string](columnChunk),
+		collectedAt: mk[time.Time](columnChunk), installDate: mk[time.Time](columnChunk), sizeBytes: mk[uint64](columnChunk),
+	}
+}}
+
+func (c *swChunk) add(r *wire.Report, collected time.Time, o string, k wire.PackageKey, p *wire.Package) {
+	c.agentID, c.reportID, c.collectedAt, c.op = append(c.agentID, r.AgentID), append(c.reportID, r.ID), append(c.collectedAt, collected), append(c.op, o)
+	c.source, c.keyID, c.arch, c.scope = append(c.source, k.Source), append(c.keyID, k.ID), append(c.arch, k.Arch), append(c.scope, k.Scope)
+	if p == nil {
+		c.name, c.packageID, c.version, c.publisher = append(c.name, ""), append(c.packageID, ""), append(c.version, ""), append(c.publisher, "")
+		c.installDate, c.sizeBytes, c.location = append(c.installDate, minDateTime), append(c.sizeBytes, 0), append(c.location, "")
+		return
+	}
+	c.name, c.packageID, c.version, c.publisher = append(c.name, p.Name), append(c.packageID, p.ID), append(c.version, p.Version), append(c.publisher, p.Publisher)
+	c.installDate, c.sizeBytes, c.location = append(c.installDate, dateTime(p.InstallDate)), append(c.sizeBytes, p.SizeBytes), append(c.location, p.Location)
+}
+
+// send appends the chunk to the batch's columns, sends them as one block,
+// and empties the chunk (dropping its references to the reports).
+func (c *swChunk) send(b columnBatch) error {
+	for i, col := range []any{c.agentID, c.reportID, c.collectedAt, c.op, c.source, c.keyID, c.arch, c.scope, c.name, c.packageID,
+		c.version, c.publisher, c.installDate, c.sizeBytes, c.location} {
+		if err := b.Column(i).Append(col); err != nil {
+			return fmt.Errorf("column %d: %w", i, err)
 		}
 	}
-	if n == 0 {
-		return 0, nil
+	c.reset()
+	return b.Flush()
+}
+
+func (c *swChunk) reset() {
+	for _, s := range []*[]string{&c.agentID, &c.reportID, &c.op, &c.source, &c.keyID, &c.arch, &c.scope, &c.name, &c.packageID,
+		&c.version, &c.publisher, &c.location} {
+		clear(*s)
+		*s = (*s)[:0]
 	}
-	var (
-		agentID, reportID, op, source, keyID, arch, scope = mk[string](n), mk[string](n), mk[string](n), mk[string](n), mk[string](n), mk[string](n), mk[string](n)
-		name, packageID, version, publisher, location     = mk[string](n), mk[string](n), mk[string](n), mk[string](n), mk[string](n)
-		collectedAt, installDate                          = mk[time.Time](n), mk[time.Time](n)
-		sizeBytes                                         = mk[uint64](n)
-	)
-	row := func(r *wire.Report, collected time.Time, o string, k wire.PackageKey, p *wire.Package) {
-		agentID, reportID, collectedAt, op = append(agentID, r.AgentID), append(reportID, r.ID), append(collectedAt, collected), append(op, o)
-		source, keyID, arch, scope = append(source, k.Source), append(keyID, k.ID), append(arch, k.Arch), append(scope, k.Scope)
-		if p == nil {
-			name, packageID, version, publisher = append(name, ""), append(packageID, ""), append(version, ""), append(publisher, "")
-			installDate, sizeBytes, location = append(installDate, minDateTime), append(sizeBytes, 0), append(location, "")
-			return
+	c.collectedAt, c.installDate, c.sizeBytes = c.collectedAt[:0], c.installDate[:0], c.sizeBytes[:0]
+}
+
+func softwareColumns(b columnBatch, rs []Received) (n int, err error) {
+	c := swChunks.Get().(*swChunk)
+	defer func() {
+		c.reset()
+		swChunks.Put(c)
+	}()
+	row := func(r *wire.Report, collected time.Time, o string, k wire.PackageKey, p *wire.Package) error {
+		c.add(r, collected, o, k, p)
+		n++
+		if len(c.agentID) == columnChunk {
+			return c.send(b)
 		}
-		name, packageID, version, publisher = append(name, p.Name), append(packageID, p.ID), append(version, p.Version), append(publisher, p.Publisher)
-		installDate, sizeBytes, location = append(installDate, dateTime(p.InstallDate)), append(sizeBytes, p.SizeBytes), append(location, p.Location)
+		return nil
 	}
 	for _, rc := range rs {
 		r := rc.Report
@@ -77,32 +113,32 @@ func softwareColumns(b columnBatch, rs []Received) (int, error) {
 		if d == nil {
 			for i := range r.Inventory.Software {
 				p := &r.Inventory.Software[i]
-				row(r, collected, opFull, p.Key(), p)
+				if err := row(r, collected, opFull, p.Key(), p); err != nil {
+					return 0, err
+				}
 			}
 			continue
 		}
 		for i := range d.Added {
 			p := &d.Added[i]
-			row(r, collected, opAdd, p.Key(), p)
+			if err := row(r, collected, opAdd, p.Key(), p); err != nil {
+				return 0, err
+			}
 		}
 		for i := range d.Changed {
 			p := &d.Changed[i]
-			row(r, collected, opChange, p.Key(), p)
-		}
-		for _, k := range d.Removed {
-			row(r, collected, opRemove, k, nil)
-		}
-	}
-	for off := 0; off < n; off += columnChunk {
-		end := min(off+columnChunk, n)
-		for i, col := range []any{agentID[off:end], reportID[off:end], collectedAt[off:end], op[off:end],
-			source[off:end], keyID[off:end], arch[off:end], scope[off:end], name[off:end], packageID[off:end],
-			version[off:end], publisher[off:end], installDate[off:end], sizeBytes[off:end], location[off:end]} {
-			if err := b.Column(i).Append(col); err != nil {
-				return 0, fmt.Errorf("column %d: %w", i, err)
+			if err := row(r, collected, opChange, p.Key(), p); err != nil {
+				return 0, err
 			}
 		}
-		if err := b.Flush(); err != nil {
+		for _, k := range d.Removed {
+			if err := row(r, collected, opRemove, k, nil); err != nil {
+				return 0, err
+			}
+		}
+	}
+	if len(c.agentID) > 0 {
+		if err := c.send(b); err != nil {
 			return 0, err
 		}
 	}

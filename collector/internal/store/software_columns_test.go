@@ -22,12 +22,13 @@ type capturedColumn struct {
 func (c capturedColumns) Column(i int) driver.BatchColumn { return capturedColumn{c, i} }
 func (c capturedColumns) Flush() error                    { return nil }
 
+// Append copies, as the driver does: the writer reuses its slices.
 func (c capturedColumn) Append(v any) error {
-	if prev, ok := c.cols[c.i]; ok {
-		c.cols[c.i] = reflect.AppendSlice(prev, reflect.ValueOf(v))
-	} else {
-		c.cols[c.i] = reflect.ValueOf(v)
+	prev, ok := c.cols[c.i]
+	if !ok {
+		prev = reflect.MakeSlice(reflect.TypeOf(v), 0, 0)
 	}
+	c.cols[c.i] = reflect.AppendSlice(prev, reflect.ValueOf(v))
 	return nil
 }
 func (c capturedColumn) AppendRow(v any) error { panic("not used") }

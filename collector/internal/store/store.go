@@ -106,7 +106,7 @@ func dial(ctx context.Context, cfg Config, database string) (driver.Conn, error)
 		},
 		DialTimeout:     cfg.DialTimeout,
 		MaxOpenConns:    10,
-		MaxIdleConns:    5,
+		MaxIdleConns:    10, // all of them: a connection kept keeps its send buffer
 		ConnMaxLifetime: time.Hour,
 	})
 	if err != nil {
