@@ -121,7 +121,18 @@ type Options struct {
 	// JournalSegmentBytes is the size at which the journal starts a new
 	// segment; zero means 32 MiB.
 	JournalSegmentBytes int64
+	// BurstHold is how long, with a journal, a burst of reports (at least
+	// burstReports queued, and more still coming) may be held back from
+	// ClickHouse while it is answered from the journal; zero means 3s,
+	// negative never. Writing takes the processors the answers need (the
+	// driver's encoding, and ClickHouse itself when it shares the
+	// machine): a burst is answered first and written as soon as it ends,
+	// after BurstHold, or once the queue is half full.
+	BurstHold time.Duration
 }
+
+// burstReports is how many queued reports make a burst that may be held.
+const burstReports = 16
 
 // Writer batches reports into ClickHouse.
 type Writer struct {
@@ -141,6 +152,7 @@ type Writer struct {
 	drain    drainRate
 
 	j        *journal  // nil without Options.Journal
+	holding  bool      // a burst is held back from ClickHouse: its reports are answered from the journal
 	failing  bool      // the last write failed for want of ClickHouse; its reports wait in the queue
 	failures int       // consecutive failed writes
 	retryAt  time.Time // when a failed write is tried again
@@ -159,6 +171,7 @@ type item struct {
 type result struct {
 	duplicate bool
 	err       error
+	journal   bool // answered from the journal, before the report is written
 }
 
 // New returns a writer; Run must be running for Submit to succeed. With a
@@ -184,6 +197,9 @@ func New(st Store, logger *slog.Logger, opt Options) (*Writer, error) {
 	}
 	if opt.AckAfter <= 0 {
 		opt.AckAfter = time.Second
+	}
+	if opt.BurstHold == 0 {
+		opt.BurstHold = 3 * time.Second
 	}
 	m := opt.Metrics
 	if m == nil {
@@ -295,7 +311,7 @@ func (w *Writer) Submit(ctx context.Context, received time.Time, r *wire.Report,
 	// While a batch is being written this report waits for the next one:
 	// at least one write's time, under load several. It is safe in the
 	// journal already, so the agent is answered now.
-	busy := w.writing > 0 || len(w.queue) > w.opt.MaxBatchReports
+	busy := w.writing > 0 || len(w.queue) > w.opt.MaxBatchReports || w.holding
 	w.gauges()
 	w.mu.Unlock()
 	w.signal()
@@ -311,6 +327,9 @@ func (w *Writer) Submit(ctx context.Context, received time.Time, r *wire.Report,
 	}
 	select {
 	case res := <-it.done:
+		if res.journal {
+			w.m.Acked.Inc()
+		}
 		return res.duplicate, res.err
 	case <-ack:
 		// On disk, and written to ClickHouse as soon as it can be.
@@ -456,6 +475,9 @@ func (w *Writer) next(stopping bool) (batch []*item, wait time.Duration) {
 			return nil, wait
 		}
 	}
+	if wait := w.hold(stopping); wait > 0 {
+		return nil, wait
+	}
 	maxBytes := max(w.opt.MaxQueueBytes/4, 1)
 	n, bytes := 0, int64(0)
 	for n < len(w.queue) && n < w.opt.MaxBatchReports && (n == 0 || bytes+w.queue[n].cost <= maxBytes) {
@@ -498,6 +520,30 @@ func (w *Writer) next(stopping bool) (batch []*item, wait time.Duration) {
 	return batch, 0
 }
 
+// hold says how long to hold the queue back from ClickHouse while a burst
+// is still arriving (see Options.BurstHold), zero when it is not held;
+// w.mu is held. When a hold begins, the reports waiting for ClickHouse are
+// answered: they are in the journal, and the burst is not written before
+// it ends.
+func (w *Writer) hold(stopping bool) time.Duration {
+	w.holding = false
+	if w.j == nil || stopping || w.failing || w.opt.BurstHold < 0 || len(w.queue) < burstReports ||
+		w.bytes > w.opt.MaxQueueBytes/2 {
+		return 0
+	}
+	now := w.opt.Now()
+	age, idle := now.Sub(w.queue[0].queued), now.Sub(w.queue[len(w.queue)-1].queued)
+	gap := min(w.opt.FlushInterval/4, 50*time.Millisecond)
+	if age >= w.opt.BurstHold || idle >= gap {
+		return 0
+	}
+	w.holding = true
+	for _, it := range w.queue {
+		w.notify(it, result{journal: true})
+	}
+	return min(w.opt.BurstHold-age, gap-idle)
+}
+
 // flush writes one batch and frees its place in the queue. With a
 // journal, the reports of a batch that could not be written for want of
 // ClickHouse go back to the head of the queue, and are tried again after a
@@ -507,6 +553,8 @@ func (w *Writer) flush(ctx context.Context, batch []*item) {
 	wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), w.opt.WriteTimeout)
 	ok, again := w.write(wctx, batch)
 	cancel()
+	w.log.Debug("batch written", "reports", len(batch), "ok", ok, "again", len(again),
+		"seconds", w.opt.Now().Sub(start).Seconds(), "waited_seconds", start.Sub(batch[0].queued).Seconds())
 	stopping := ctx.Err() != nil
 	var freed int64
 	for _, it := range batch {

@@ -354,3 +354,87 @@ func TestJournalCorruptRecord(t *testing.T) {
 		t.Errorf("segments = %v, want the corrupt one kept aside", segs)
 	}
 }
+
+// TestJournalHoldsABurst: with a journal, a burst of reports is answered
+// from the journal while it arrives and written once it has ended, in one
+// batch, each report once; a lone report is still answered once written.
+func TestJournalHoldsABurst(t *testing.T) {
+	dir := t.TempDir()
+	g := &gateStore{started: make(chan struct{}, 10), release: make(chan struct{})}
+	m := metrics.NewIngest()
+	// AckAfter is long: an answer within it came from the hold.
+	w, stop := run(t, g, ingest.Options{Journal: dir, AckAfter: time.Minute, FlushInterval: 200 * time.Millisecond,
+		BurstHold: time.Minute, Metrics: m})
+	var release sync.Once
+	t.Cleanup(func() { release.Do(func() { close(g.release) }) })
+	const n = 40
+	var wg sync.WaitGroup
+	errs := make(chan error, n)
+	ids := make([]string, n)
+	go1 := make(chan struct{}) // all at once
+	for i := range n {
+		ids[i] = uuid.NewString()
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			<-go1
+			if dup, err := w.Submit(context.Background(), time.Now(), report(uuid.NewString(), ids[i]), ingest.Body{}); err != nil || dup {
+				errs <- fmt.Errorf("Submit = %v, %v; want accepted", dup, err)
+			}
+		}()
+	}
+	start := time.Now()
+	close(go1)
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Error(err)
+	}
+	if d := time.Since(start); d > 20*time.Second {
+		t.Fatalf("the burst was answered after %v: it waited for the store", d)
+	}
+	if got := counter(t, m.Acked); got != n {
+		t.Errorf("journal acks = %v, want %d", got, n)
+	}
+	// Written once the burst ended, as one batch (the store is held, so
+	// the first write cannot have ended).
+	select {
+	case <-g.started:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the burst was not written after it ended")
+	}
+	release.Do(func() { close(g.release) })
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		g.mu.Lock()
+		written := slices.Clone(g.written)
+		g.mu.Unlock()
+		slices.Sort(written)
+		want := slices.Sorted(slices.Values(ids))
+		if slices.Equal(written, want) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("written %d reports, want each of %d once", len(written), n)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if got := w.Batches(); got != 1 {
+		t.Errorf("batches = %d, want the burst in one", got)
+	}
+	// A lone report is not a burst: its answer waits for the write.
+	lone := report(uuid.NewString(), uuid.NewString())
+	if _, err := w.Submit(context.Background(), time.Now(), lone, ingest.Body{}); err != nil {
+		t.Fatal(err)
+	}
+	g.mu.Lock()
+	stored := slices.Contains(g.written, lone.ID)
+	g.mu.Unlock()
+	if !stored {
+		t.Error("a lone report was answered before it was written")
+	}
+	if got := counter(t, m.Acked); got != n {
+		t.Errorf("journal acks after a lone report = %v, want %d", got, n)
+	}
+	stop()
+}
