@@ -8,6 +8,8 @@ import (
 	"runtime"
 	"runtime/pprof"
 	"sort"
+	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -109,6 +111,7 @@ func TestBenchReconcile(t *testing.T) {
 	say("devices", st.Devices)
 	say("findings_open", st.Open)
 	say("heap_mib_after_build", ms.HeapAlloc>>20)
+	say("rss_mib_after_build", rssMiB())
 	memprofile(t, "")
 
 	if p := os.Getenv("UMBRA_BENCH_CPUPROFILE"); p != "" {
@@ -182,12 +185,25 @@ func TestBenchReconcile(t *testing.T) {
 		fmt.Fprintf(os.Stderr, "run %d: %+v\n", i, st)
 	}
 	memprofile(t, ".runs")
+	say("rss_mib_after_runs", rssMiB())
 	say("shadow_report_full_seconds_median", median(shadow).Seconds())
 	say("shadow_report_page_seconds_median", median(page).Seconds())
 	say("shadow_report_page_from_table_seconds_median", median(pageStored).Seconds())
 	say("reconcile_new_seconds_median", median(apply).Seconds())
 	say("reconcile_new_seconds_all", fmt.Sprint(apply))
 	say("collections_during_runs", gcs)
+}
+
+// rssMiB is the process's resident memory (VmRSS), 0 where unknown.
+func rssMiB() uint64 {
+	b, _ := os.ReadFile("/proc/self/status")
+	for _, l := range strings.Split(string(b), "\n") {
+		if f := strings.Fields(l); len(f) >= 2 && f[0] == "VmRSS:" {
+			kb, _ := strconv.ParseUint(f[1], 10, 64)
+			return kb >> 10
+		}
+	}
+	return 0
 }
 
 // memprofile writes a heap profile to UMBRA_BENCH_MEMPROFILE+suffix, if

@@ -58,10 +58,12 @@ func FindingID(kind, subject string) string {
 
 // Digest summarises what a finding says, to write it only when it changes.
 func (f Finding) Digest() string {
-	s := fmt.Sprint(f.Kind, f.Subject, f.Severity, f.Title, f.Why, f.FirstSeen.Unix(), f.LastSeen.Unix(), f.DeviceID, f.AssetID,
+	// The hash of fmt.Sprint of the fields, printed into the hash itself.
+	h := sha256.New()
+	fmt.Fprint(h, f.Kind, f.Subject, f.Severity, f.Title, f.Why, f.FirstSeen.Unix(), f.LastSeen.Unix(), f.DeviceID, f.AssetID,
 		f.SeenBy, f.Methods, f.Subnets, f.SwitchPorts, f.IPs, f.MACs, f.Hostnames, f.Vendor, f.Kinds, f.Count)
-	sum := sha256.Sum256([]byte(s))
-	return hex.EncodeToString(sum[:12])
+	var sum [sha256.Size]byte
+	return hex.EncodeToString(h.Sum(sum[:0])[:12])
 }
 
 // Rule approves or denies software by name, publisher and source glob

@@ -654,12 +654,41 @@ type sightings struct {
 	hosts, ips     map[string]time.Time
 	set            map[string]map[string]bool
 	vendors, kinds map[string]int
-	ev             map[string]*Evidence
+	ev             map[evKey]*Evidence
 }
 
 func newSightings() sightings {
 	return sightings{hosts: map[string]time.Time{}, ips: map[string]time.Time{}, set: map[string]map[string]bool{},
-		vendors: map[string]int{}, kinds: map[string]int{}, ev: map[string]*Evidence{}}
+		vendors: map[string]int{}, kinds: map[string]int{}, ev: map[evKey]*Evidence{}}
+}
+
+// reset empties the sightings, keeping the maps' memory for the next
+// device.
+func (a *sightings) reset() {
+	clear(a.hosts)
+	clear(a.ips)
+	for _, m := range a.set {
+		clear(m)
+	}
+	clear(a.vendors)
+	clear(a.kinds)
+	clear(a.ev)
+}
+
+// evKey is what evidence merges on: the identifiers it tied (joined), the
+// outcome, and how and by whom it was seen.
+type evKey struct{ tied, outcome, method, observer string }
+
+func keyOf(e *Evidence) evKey {
+	t := ""
+	switch len(e.Tied) {
+	case 0:
+	case 1:
+		t = e.Tied[0]
+	default:
+		t = strings.Join(e.Tied, ",")
+	}
+	return evKey{t, e.Outcome, e.Method, e.Observer}
 }
 
 // describe fills d from its identifiers (MACs, serials, agents; the
@@ -790,7 +819,7 @@ func build(g *graph, ps []*placed, subnets []netip.Prefix) []Device {
 			addSet(a, "port", strings.TrimSpace(o.Via+" port "+o.Port))
 		}
 		for _, e := range p.outcome {
-			key := strings.Join(e.Tied, ",") + "|" + e.Outcome + "|" + e.Method + "|" + e.Observer
+			key := keyOf(&e)
 			x := a.ev[key]
 			if x == nil {
 				e := e

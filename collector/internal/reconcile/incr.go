@@ -212,25 +212,6 @@ func inWindow(t time.Time, x *held) bool {
 	return d >= -ipLead && d <= ipWindow
 }
 
-// contribution is what a holder adds to the device of its node.
-func (h *holder) contribution() *agg {
-	c := h.a // its slices are shared: devAcc.add only reads them
-	c.ids, c.ev = nil, nil
-	if h.rs {
-		c.ids = []Identifier{{ID: h.node, FirstSeen: h.a.first, LastSeen: h.a.last}}
-		c.ev = []Evidence{{Tied: []string{h.node}, Outcome: "seen", Method: h.method, Observer: h.observer, Ref: h.lastRef,
-			FirstSeen: h.a.first, LastSeen: h.a.last, Count: h.a.n}}
-		return &c
-	}
-	if h.best == nil {
-		c.ids = []Identifier{{ID: h.ipseen, FirstSeen: h.a.first, LastSeen: h.a.last}}
-		c.ev = []Evidence{{Tied: []string{h.ipseen}, Outcome: "seen by IP only", Method: h.method, Observer: h.observer, Ref: h.ref, FirstSeen: h.a.first, LastSeen: h.a.last, Count: h.a.n}}
-		return &c
-	}
-	c.ev = []Evidence{{Tied: []string{"ip:" + h.ip}, Outcome: "seen by IP, held by this device then", Method: h.method, Observer: h.observer, Ref: h.ref, FirstSeen: h.a.first, LastSeen: h.a.last, Count: h.a.n}}
-	return &c
-}
-
 // Incremental is the identifier graph with the summaries of its nodes. It is
 // not safe for concurrent use.
 type Incremental struct {
@@ -714,8 +695,9 @@ func (s *Incremental) devices(roots []string) ([]Device, []bool) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
+			a := newDevAcc()
 			for i := w; i < len(roots); i += workers {
-				devs[i], oks[i] = s.device(roots[i])
+				devs[i], oks[i] = s.device(roots[i], a)
 			}
 		}()
 	}
@@ -729,7 +711,7 @@ func (s *Incremental) Device(id string) (Device, bool) {
 	if !ok {
 		return Device{}, false
 	}
-	return s.device(r)
+	return s.device(r, newDevAcc())
 }
 
 // DeviceIDs lists the devices as of the last Changes.
@@ -751,18 +733,64 @@ func (s *Incremental) Observations() int { return s.n }
 
 // devAcc merges the summaries of a component with maps: a component may
 // hold many nodes (every sighting of a randomised MAC without a name by one
-// observer is one device).
+// observer is one device). One is reused, reset, for device after device.
 type devAcc struct {
 	sightings
 	n           int
 	first, last time.Time
 	ids         map[string]Identifier
+	slab        []Evidence // where ev's values live; reused
 }
 
+func newDevAcc() *devAcc {
+	return &devAcc{sightings: newSightings(), ids: map[string]Identifier{}}
+}
+
+func (d *devAcc) reset() {
+	d.sightings.reset()
+	d.n, d.first, d.last = 0, time.Time{}, time.Time{}
+	clear(d.ids)
+	clear(d.slab) // drop what the evidence pointed to
+	d.slab = d.slab[:0]
+}
+
+// add merges a node's summary.
 func (d *devAcc) add(a *agg) {
 	if a == nil {
 		return
 	}
+	d.addObs(a)
+	for _, x := range a.ids {
+		d.addID(x.ID, x.FirstSeen, x.LastSeen)
+	}
+	for i := range a.ev {
+		e := &a.ev[i]
+		d.mergeEv(keyOf(e), e)
+	}
+}
+
+// addHolder merges what a holder adds to the device of its node: its
+// observations, and the identifier and evidence of how it is placed.
+func (d *devAcc) addHolder(h *holder) {
+	d.addObs(&h.a)
+	e := Evidence{Method: h.method, Observer: h.observer, Ref: h.ref, FirstSeen: h.a.first, LastSeen: h.a.last, Count: h.a.n}
+	var tied string
+	switch {
+	case h.rs:
+		tied, e.Outcome, e.Ref = h.node, "seen", h.lastRef
+		d.addID(h.node, h.a.first, h.a.last)
+	case h.best == nil:
+		tied, e.Outcome = h.ipseen, "seen by IP only"
+		d.addID(h.ipseen, h.a.first, h.a.last)
+	default:
+		tied, e.Outcome = "ip:"+h.ip, "seen by IP, held by this device then"
+	}
+	d.mergeEv(evKey{tied, e.Outcome, e.Method, e.Observer}, &e)
+}
+
+// addObs merges a summary's observations, without its identifiers and
+// evidence.
+func (d *devAcc) addObs(a *agg) {
 	d.n += a.n
 	if a.n > 0 {
 		d.first, d.last = earlier(d.first, a.first), later(d.last, a.last)
@@ -786,28 +814,39 @@ func (d *devAcc) add(a *agg) {
 	d.addSet("observer", a.observers)
 	d.addSet("method", a.methods)
 	d.addSet("port", a.ports)
-	for _, x := range a.ids {
-		y, ok := d.ids[x.ID]
-		if !ok {
-			d.ids[x.ID] = x
-			continue
-		}
-		y.FirstSeen, y.LastSeen = earlier(y.FirstSeen, x.FirstSeen), later(y.LastSeen, x.LastSeen)
-		d.ids[x.ID] = y
+}
+
+func (d *devAcc) addID(id string, first, last time.Time) {
+	y, ok := d.ids[id]
+	if !ok {
+		d.ids[id] = Identifier{ID: id, FirstSeen: first, LastSeen: last}
+		return
 	}
-	for _, e := range a.ev {
-		k := strings.Join(e.Tied, ",") + "|" + e.Outcome + "|" + e.Method + "|" + e.Observer
-		x := d.ev[k]
-		if x == nil {
-			e := e
-			d.ev[k] = &e
-			continue
+	y.FirstSeen, y.LastSeen = earlier(y.FirstSeen, first), later(y.LastSeen, last)
+	d.ids[id] = y
+}
+
+// mergeEv merges evidence as addEv does; e is copied when it is new (with
+// the key's tied identifiers when it names none).
+func (d *devAcc) mergeEv(k evKey, e *Evidence) {
+	x := d.ev[k]
+	if x == nil {
+		if len(d.slab) == cap(d.slab) {
+			// A new slab: the evidence already placed keeps its address.
+			d.slab = make([]Evidence, 0, max(16, 2*cap(d.slab)))
 		}
-		x.Count += e.Count
-		x.FirstSeen = earlier(x.FirstSeen, e.FirstSeen)
-		if e.LastSeen.After(x.LastSeen) || e.LastSeen.Equal(x.LastSeen) && e.Ref > x.Ref {
-			x.LastSeen, x.Ref = e.LastSeen, e.Ref
+		d.slab = append(d.slab, *e)
+		x = &d.slab[len(d.slab)-1]
+		if x.Tied == nil {
+			x.Tied = []string{k.tied}
 		}
+		d.ev[k] = x
+		return
+	}
+	x.Count += e.Count
+	x.FirstSeen = earlier(x.FirstSeen, e.FirstSeen)
+	if e.LastSeen.After(x.LastSeen) || e.LastSeen.Equal(x.LastSeen) && e.Ref > x.Ref {
+		x.LastSeen, x.Ref = e.LastSeen, e.Ref
 	}
 }
 
@@ -825,13 +864,13 @@ func (d *devAcc) addSet(name string, vs []string) {
 	}
 }
 
-func (s *Incremental) device(root string) (Device, bool) {
+func (s *Incremental) device(root string, a *devAcc) (Device, bool) {
 	members := s.g.members[root]
-	a := devAcc{sightings: newSightings(), ids: map[string]Identifier{}}
+	a.reset()
 	for _, m := range members {
 		a.add(s.nodes[m])
 		for h := range s.attached[m] {
-			a.add(h.contribution())
+			a.addHolder(h)
 		}
 	}
 	if a.n == 0 {
