@@ -19,8 +19,11 @@
 # and the load generator each spent in a phase are reported beside it (all
 # three share this machine's cores), with the machine's load average: the
 # figures are only as quiet as the machine. Report errors and enrolment
-# errors are counted apart. BENCH_PROFILE=DIR also saves CPU profiles of
-# the collector while the reports of each phase are posted, in DIR.
+# errors are counted apart; so are the CPU seconds and the collector's
+# minor page faults from the start of the posting. BENCH_PROFILE=DIR also
+# saves CPU profiles of the collector while the reports of each phase are
+# posted, and its allocation profiles before and after (go tool pprof
+# -sample_index=alloc_space -base PHASE.allocs-before.pprof PHASE.allocs.pprof).
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
@@ -44,7 +47,7 @@ cleanup() {
 		wait "$collector_pid" 2>/dev/null || true
 	fi
 	"$root/scripts/clickhouse.sh" stop "$tmp/clickhouse" >/dev/null 2>&1 || true
-	rm -rf "$tmp"
+	if [ -n "${BENCH_KEEP:-}" ]; then echo "kept $tmp" >&2; else rm -rf "$tmp"; fi
 }
 trap cleanup INT TERM EXIT
 
@@ -85,6 +88,9 @@ ch_pid=$(cat "$tmp/clickhouse/pid")
 
 # cpu PID: user+system CPU seconds the process has used so far.
 cpu() { awk -v hz="$(getconf CLK_TCK)" '{ printf "%.2f", ($14 + $15) / hz }' "/proc/$1/stat"; }
+# faults PID: minor page faults the process has taken so far (each is a
+# page of memory it touched for the first time; costly on a VM).
+faults() { awk '{ print $10 }' "/proc/$1/stat"; }
 
 loadgen() { # secret-name agents reports packages → JSON on stdout, CPU seconds in $tmp/$1.cpu
 	"$bin/umbra" enroll-secret create --name "$1" --ttl 1h --max-uses "$2" >"$tmp/$1.secret"
@@ -106,6 +112,12 @@ loadgen() { # secret-name agents reports packages → JSON on stdout, CPU second
 			fi
 			sleep 0.5
 		done
+		lg=$(pgrep -n -f "umbra-loadgen --collector") || lg=
+		printf '%s %s %s %s\n' "$(cpu "$collector_pid")" "$(cpu "$ch_pid")" "$(faults "$collector_pid")" \
+			"$(if [ -n "$lg" ]; then cpu "$lg"; else echo 0; fi)" >"$tmp/$1.posting"
+		if [ -n "$profile_dir" ]; then
+			curl -fsS -o "$profile_dir/$1.allocs-before.pprof" "http://$UMBRA_PPROF_ADDR/debug/pprof/allocs" || true
+		fi
 		touch "$tmp/$1.start") &
 	local settle=$!
 	if [ -n "$profile_dir" ]; then # profile the posting, after the enrolment
@@ -119,7 +131,17 @@ loadgen() { # secret-name agents reports packages → JSON on stdout, CPU second
 		--agents "$2" --reports-per-agent "$3" --packages "$4" --start-file "$tmp/$1.start" --json 2> >(tee "$tmp/$1.log" >&2) ||
 		[ $? -eq 1 ] # 1: some failed, shown below
 	kill "$settle" 2>/dev/null || true
-	printf '{"load": "%s", "collector": %s, "clickhouse": %s, "loadgen": %s}\n' "$(cut -d' ' -f1-3 /proc/loadavg)" \
+	if [ -n "$profile_dir" ]; then
+		curl -fsS -o "$profile_dir/$1.allocs.pprof" "http://$UMBRA_PPROF_ADDR/debug/pprof/allocs" || true
+	fi
+	local p0=(0 0 0 0)
+	if [ -s "$tmp/$1.posting" ]; then read -r -a p0 <"$tmp/$1.posting"; fi
+	printf '{"load": "%s", "posting": {"collector": %s, "clickhouse": %s, "collector_faults": %s, "loadgen": %s}, "collector": %s, "clickhouse": %s, "loadgen": %s}\n' \
+		"$(cut -d' ' -f1-3 /proc/loadavg)" \
+		"$(awk -v a="${p0[0]}" -v b="$(cpu "$collector_pid")" 'BEGIN { printf "%.2f", b - a }')" \
+		"$(awk -v a="${p0[1]}" -v b="$(cpu "$ch_pid")" 'BEGIN { printf "%.2f", b - a }')" \
+		"$(($(faults "$collector_pid") - ${p0[2]}))" \
+		"$(tail -n 1 "$tmp/$1.time" | awk -v a="${p0[3]}" '{ printf "%.2f", $1 + $2 - a }')" \
 		"$(awk -v a="$c0" -v b="$(cpu "$collector_pid")" 'BEGIN { printf "%.2f", b - a }')" \
 		"$(awk -v a="$k0" -v b="$(cpu "$ch_pid")" 'BEGIN { printf "%.2f", b - a }')" \
 		"$(tail -n 1 "$tmp/$1.time" | awk '{ printf "%.2f", $1 + $2 }')" >"$tmp/$1.cpu"
@@ -200,6 +222,12 @@ for name, s in (("latency", lat), ("throughput", tp)):
     c = cpu[name]
     enr = ", ".join(f"{k}×{v}" for k, v in sorted(s.get("enroll_statuses", {}).items())) or "none"
     print(f"| {name} | {s['enroll_seconds']:.2f} | {enr} | {s['wall_seconds']:.2f} | {c['collector']:.2f} | {c['clickhouse']:.2f} | {c['loadgen']:.2f} | {c['load']} |")
+print("\nFrom the start of the posting until the last answer (and the end of the phase): CPU seconds, and the pages of memory the collector touched for the first time (minor faults):\n")
+print("| phase | CPU s: collector | ClickHouse | loadgen | collector page faults |")
+print("|---|---|---|---|---|")
+for name in ("latency", "throughput"):
+    p = cpu[name]["posting"]
+    print(f"| {name} | {p['collector']:.2f} | {p['clickhouse']:.2f} | {p['loadgen']:.2f} | {p['collector_faults']:,} |")
 for name, s in (("latency", lat), ("throughput", tp)):
     if s.get("first_error"):
         print(f"\n{name} run: {s['enrolled']}/{s['agents']} enrolled, {s['failed']} reports failed; first error: {s['first_error']}")

@@ -10,7 +10,9 @@
 # The server listens on 127.0.0.1 only, on a free TCP port chosen on first start
 # and remembered in DIR/port, so two copies never clash. It uses the
 # clickhouse-server on PATH; on Debian/Ubuntu as root it installs the
-# distribution's package when missing.
+# distribution's package when missing. UMBRA_CH_LOG_LEVEL sets its log
+# level (warning; information also shows the inserts it delays because a
+# table has too many parts), in DIR/log/server.log.
 set -euo pipefail
 
 cmd=${1:-start}
@@ -72,7 +74,7 @@ write_config() {
 <?xml version="1.0"?>
 <yandex>
     <logger>
-        <level>warning</level>
+        <level>${UMBRA_CH_LOG_LEVEL:-warning}</level>
         <log>$dir/log/server.log</log>
         <errorlog>$dir/log/server.err.log</errorlog>
         <size>10M</size>
