@@ -2,6 +2,7 @@ package reconcile
 
 import (
 	"fmt"
+	"reflect"
 	"slices"
 	"testing"
 	"time"
@@ -126,4 +127,21 @@ func TestBuildFromAggregatesGoldenScenarios(t *testing.T) {
 			t.Errorf("%s", firstDiff(got, want))
 		}
 	})
+}
+
+// TestEmptiedDropsBigMaps: a reused accumulator's map is cleared while it
+// is small, and replaced once it grew (a cleared map keeps its capacity,
+// and ranging over it costs that capacity).
+func TestEmptiedDropsBigMaps(t *testing.T) {
+	small := map[string]int{"a": 1}
+	if got := emptied(small); len(got) != 0 || reflect.ValueOf(got).UnsafePointer() != reflect.ValueOf(small).UnsafePointer() {
+		t.Error("a small map was not cleared in place")
+	}
+	big := map[string]int{}
+	for i := range 1000 {
+		big[fmt.Sprint(i)] = i
+	}
+	if got := emptied(big); len(got) != 0 || reflect.ValueOf(got).UnsafePointer() == reflect.ValueOf(big).UnsafePointer() {
+		t.Error("a big map was kept")
+	}
 }

@@ -662,17 +662,26 @@ func newSightings() sightings {
 		vendors: map[string]int{}, kinds: map[string]int{}, ev: map[evKey]*Evidence{}}
 }
 
-// reset empties the sightings, keeping the maps' memory for the next
-// device.
+// reset empties the sightings for the next device, keeping the memory of
+// the maps that stayed small (see emptied).
 func (a *sightings) reset() {
-	clear(a.hosts)
-	clear(a.ips)
-	for _, m := range a.set {
-		clear(m)
+	a.hosts, a.ips = emptied(a.hosts), emptied(a.ips)
+	for k, m := range a.set {
+		a.set[k] = emptied(m)
 	}
-	clear(a.vendors)
-	clear(a.kinds)
-	clear(a.ev)
+	a.vendors, a.kinds, a.ev = emptied(a.vendors), emptied(a.kinds), emptied(a.ev)
+}
+
+// emptied returns m emptied: cleared when it is small, a new map when it
+// is not. A cleared map keeps its capacity, and ranging over it costs that
+// capacity however few entries it holds: one device seen at a thousand
+// addresses would make every later device slow to describe.
+func emptied[K comparable, V any](m map[K]V) map[K]V {
+	if len(m) > 32 {
+		return make(map[K]V)
+	}
+	clear(m)
+	return m
 }
 
 // evKey is what evidence merges on: the identifiers it tied (joined), the

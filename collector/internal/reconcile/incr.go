@@ -749,8 +749,11 @@ func newDevAcc() *devAcc {
 func (d *devAcc) reset() {
 	d.sightings.reset()
 	d.n, d.first, d.last = 0, time.Time{}, time.Time{}
-	clear(d.ids)
+	d.ids = emptied(d.ids)
 	clear(d.slab) // drop what the evidence pointed to
+	if cap(d.slab) > 256 {
+		d.slab = nil
+	}
 	d.slab = d.slab[:0]
 }
 
