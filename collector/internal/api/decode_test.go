@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
@@ -311,5 +312,47 @@ func BenchmarkDecodeReport(b *testing.B) {
 				}
 			}
 		})
+	}
+}
+
+// TestFastDecodePresizedSoftware: a report that lists many packages is
+// decoded into a list made ready for them (one list, not a list grown by
+// doubling), and agrees with encoding/json; inputs where that guess meets
+// no package, or is fooled, are still answered as encoding/json answers.
+func TestFastDecodePresizedSoftware(t *testing.T) {
+	pkgs := func(n int) []wire.Package {
+		out := make([]wire.Package, n)
+		for i := range out {
+			out[i] = wire.Package{Name: fmt.Sprintf("lib%d", i), Version: "1.0-1", Arch: "amd64", Source: wire.SourceDpkg, Publisher: "Debian"}
+		}
+		return out
+	}
+	r := validReport()
+	r.Inventory.Software = pkgs(200)
+	data := []byte(mustJSON(t, r))
+	if !checkSame(t, data) {
+		t.Fatal("the fast decoder did not decide on a 200-package inventory")
+	}
+	rep, _ := fastDecode(data)
+	if got := cap(rep.Inventory.Software); got != 200 {
+		t.Errorf("software list capacity %d, want the 200 packages made ready", got)
+	}
+	list := mustJSON(t, pkgs(40))
+	for _, in := range []string{
+		// the packages are elsewhere: nothing decoded into the list
+		`{"inventory":{"software":[]},"x":` + list + `}`,
+		`{"inventory":{"software":[]},"software":` + list + `}`,
+		`{"x":{"software":` + list + `}}`,
+		`{"inventory":{"software":null},"x":` + list + `}`,
+		`{"kind":"discovery","x":{"software":` + list + `}}`,
+		// the list comes twice, or the inventory goes and comes back
+		`{"inventory":{"software":` + list + `},"inventory":{"software":[{"version":"2"}]}}`,
+		`{"inventory":{"software":` + list + `},"inventory":null}`,
+		`{"inventory":null,"inventory":{"software":` + list + `}}`,
+		`{"inventory":{"software":` + list + `},"inventory":{"software":[]}}`,
+		`{"Inventory":{"SOFTWARE":` + list + `}}`,
+		`{"inventory":{"software":` + list + `,"software":[{"name":"x"}]}}`,
+	} {
+		checkSame(t, []byte(in))
 	}
 }
