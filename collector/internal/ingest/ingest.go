@@ -19,7 +19,10 @@
 // reports per fdatasync, and the request is answered when the report is
 // written, or after AckAfter, or at once when a batch is already being
 // written: the answer no longer waits for a burst to reach ClickHouse. A
-// batch ClickHouse cannot take goes back to the queue and is tried again
+// burst still arriving is held back from ClickHouse (BurstHold) and
+// answered from the journal, so that writing it does not take the
+// processors its answers need; it is written when it ends. A batch
+// ClickHouse cannot take goes back to the queue and is tried again
 // after a growing pause, new reports are refused with 503 meanwhile, and
 // the journal is read back after a restart. Without a journal, nothing is
 // kept for a retry: the agent's spool is the buffer.

@@ -1,6 +1,9 @@
 package reconcile
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
 	"reflect"
 	"sort"
 	"strings"
@@ -161,5 +164,25 @@ func TestHeartbeatKeepsAnAgentManaging(t *testing.T) {
 	pol.AgentContact = map[string]time.Time{"B": now.Add(-time.Hour)}
 	if !unmanaged(pol) {
 		t.Error("another agent's heartbeat kept this one managing")
+	}
+}
+
+// TestDigestKeepsItsBytes: the digest stored with every finding is the
+// hash of fmt.Sprint of its fields; computed another way, it must come out
+// the same, or every stored finding would be written again once.
+func TestDigestKeepsItsBytes(t *testing.T) {
+	at := time.Date(2026, 11, 28, 1, 2, 3, 0, time.UTC)
+	for _, f := range []Finding{
+		{},
+		{Kind: KindUnregisteredDevice, Subject: "device:d-1", Severity: "high", Title: "t", Why: "w", FirstSeen: at, LastSeen: at.Add(time.Hour),
+			DeviceID: "d-1", SeenBy: []string{"a", "b"}, Methods: []string{"arp"}, IPs: []string{"192.0.2.1"}, MACs: []string{"00:11:22:33:44:55"},
+			Hostnames: []string{"h"}, Vendor: "V", Kinds: []string{"printer"}, Count: 7},
+	} {
+		s := fmt.Sprint(f.Kind, f.Subject, f.Severity, f.Title, f.Why, f.FirstSeen.Unix(), f.LastSeen.Unix(), f.DeviceID, f.AssetID,
+			f.SeenBy, f.Methods, f.Subnets, f.SwitchPorts, f.IPs, f.MACs, f.Hostnames, f.Vendor, f.Kinds, f.Count)
+		sum := sha256.Sum256([]byte(s))
+		if got, want := f.Digest(), hex.EncodeToString(sum[:12]); got != want {
+			t.Errorf("Digest() = %s, want %s", got, want)
+		}
 	}
 }
