@@ -166,32 +166,17 @@ func SoftwareDigest(pkgs []Package) string {
 	// order: written into one buffer and sorted by their places in it.
 	size := 0
 	for i := range pkgs {
-		p := &pkgs[i]
-		id := p.ID
-		if id == "" {
-			id = p.Name
-		}
-		size += len(p.Source) + len(id) + len(p.Arch) + len(p.Scope) + len(p.Version) + 5
+		k := pkgs[i].Key()
+		size += len(k.Source) + len(k.ID) + len(k.Arch) + len(k.Scope) + len(pkgs[i].Version) + 5
 	}
 	buf := make([]byte, 0, size)
 	spans := make([][2]int, len(pkgs))
 	for i := range pkgs {
-		p := &pkgs[i]
-		id := p.ID
-		if id == "" {
-			id = p.Name
+		k, start := pkgs[i].Key(), len(buf)
+		for _, f := range [...]string{k.Source, k.ID, k.Arch, k.Scope} {
+			buf = append(append(buf, f...), 0)
 		}
-		start := len(buf)
-		buf = append(buf, p.Source...)
-		buf = append(buf, 0)
-		buf = append(buf, id...)
-		buf = append(buf, 0)
-		buf = append(buf, p.Arch...)
-		buf = append(buf, 0)
-		buf = append(buf, p.Scope...)
-		buf = append(buf, 0)
-		buf = append(buf, p.Version...)
-		buf = append(buf, '\n')
+		buf = append(append(buf, pkgs[i].Version...), '\n')
 		spans[i] = [2]int{start, len(buf)}
 	}
 	slices.SortFunc(spans, func(a, b [2]int) int { return bytes.Compare(buf[a[0]:a[1]], buf[b[0]:b[1]]) })

@@ -527,8 +527,9 @@ func (w *Writer) next(stopping bool) (batch []*item, wait time.Duration) {
 // is still arriving (see Options.BurstHold), zero when it is not held;
 // w.mu is held. When a hold begins, the reports waiting for ClickHouse are
 // answered: they are in the journal, and the burst is not written before
-// it ends.
+// it ends. Those that come while it lasts are answered by Submit.
 func (w *Writer) hold(stopping bool) time.Duration {
+	began := !w.holding
 	w.holding = false
 	if w.j == nil || stopping || w.failing || w.opt.BurstHold < 0 || len(w.queue) < burstReports ||
 		w.bytes > w.opt.MaxQueueBytes/2 {
@@ -541,8 +542,10 @@ func (w *Writer) hold(stopping bool) time.Duration {
 		return 0
 	}
 	w.holding = true
-	for _, it := range w.queue {
-		w.notify(it, result{journal: true})
+	if began {
+		for _, it := range w.queue {
+			w.notify(it, result{journal: true})
+		}
 	}
 	return min(w.opt.BurstHold-age, gap-idle)
 }

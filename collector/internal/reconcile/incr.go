@@ -139,17 +139,22 @@ func sameEvidence(x, e *Evidence) bool {
 func (a *agg) addEv(e Evidence) {
 	for i := range a.ev {
 		x := &a.ev[i]
-		if !sameEvidence(x, &e) {
-			continue
+		if sameEvidence(x, &e) {
+			x.absorb(&e)
+			return
 		}
-		x.Count += e.Count
-		x.FirstSeen = earlier(x.FirstSeen, e.FirstSeen)
-		if e.LastSeen.After(x.LastSeen) || e.LastSeen.Equal(x.LastSeen) && e.Ref > x.Ref {
-			x.LastSeen, x.Ref = e.LastSeen, e.Ref
-		}
-		return
 	}
 	a.ev = append(a.ev, e)
+}
+
+// absorb merges e into x, the same evidence: counts add up, the latest
+// observation (by time, then where it is stored) is the reference.
+func (x *Evidence) absorb(e *Evidence) {
+	x.Count += e.Count
+	x.FirstSeen = earlier(x.FirstSeen, e.FirstSeen)
+	if e.LastSeen.After(x.LastSeen) || e.LastSeen.Equal(x.LastSeen) && e.Ref > x.Ref {
+		x.LastSeen, x.Ref = e.LastSeen, e.Ref
+	}
 }
 
 // holder is a placement that can move: the sightings of one randomised MAC
@@ -829,8 +834,8 @@ func (d *devAcc) addID(id string, first, last time.Time) {
 	d.ids[id] = y
 }
 
-// mergeEv merges evidence as addEv does; e is copied when it is new (with
-// the key's tied identifiers when it names none).
+// mergeEv merges evidence as addEv does (absorb); e is copied when it is
+// new (with the key's tied identifiers when it names none).
 func (d *devAcc) mergeEv(k evKey, e *Evidence) {
 	x := d.ev[k]
 	if x == nil {
@@ -846,11 +851,7 @@ func (d *devAcc) mergeEv(k evKey, e *Evidence) {
 		d.ev[k] = x
 		return
 	}
-	x.Count += e.Count
-	x.FirstSeen = earlier(x.FirstSeen, e.FirstSeen)
-	if e.LastSeen.After(x.LastSeen) || e.LastSeen.Equal(x.LastSeen) && e.Ref > x.Ref {
-		x.LastSeen, x.Ref = e.LastSeen, e.Ref
-	}
+	x.absorb(e)
 }
 
 func (d *devAcc) addSet(name string, vs []string) {

@@ -128,9 +128,12 @@ func scanFeed(rows driver.Rows) (o Observation, rep string, idx uint32, recv tim
 		return o, rep, idx, recv, err
 	}
 	o.ClientID = clientID(ek, ev)
-	o.Ref = rep + "#" + strconv.FormatUint(uint64(idx), 10)
+	o.Ref = obsRef(rep, idx)
 	return o, rep, idx, recv, nil
 }
+
+// obsRef names where an observation is stored: its report and index.
+func obsRef(rep string, idx uint32) string { return rep + "#" + strconv.FormatUint(uint64(idx), 10) }
 
 type rowKey struct {
 	rep string

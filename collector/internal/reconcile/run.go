@@ -115,7 +115,7 @@ report_id, idx, evidence_keys, evidence_values FROM observations FINAL`, func(ro
 			return err
 		}
 		o.ClientID = clientID(ek, ev)
-		o.Ref = fmt.Sprintf("%s#%d", rep, idx)
+		o.Ref = obsRef(rep, idx)
 		obs = append(obs, o)
 		return nil
 	})
