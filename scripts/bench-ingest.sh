@@ -91,6 +91,11 @@ cpu() { awk -v hz="$(getconf CLK_TCK)" '{ printf "%.2f", ($14 + $15) / hz }' "/p
 # faults PID: minor page faults the process has taken so far (each is a
 # page of memory it touched for the first time; costly on a VM).
 faults() { awk '{ print $10 }' "/proc/$1/stat"; }
+# scrape FILE: the collector's /metrics now (the admin token is read from a
+# header file, not a command line).
+printf 'Authorization: Bearer %s\n' "$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["token"])' "$UMBRA_CONFIG")" >"$tmp/auth.header"
+chmod 600 "$tmp/auth.header"
+scrape() { curl -fsS --cacert "$cstate/ca.pem" -H "@$tmp/auth.header" -o "$1" "$url/metrics" || : >"$1"; }
 
 loadgen() { # secret-name agents reports packages → JSON on stdout, CPU seconds in $tmp/$1.cpu
 	"$bin/umbra" enroll-secret create --name "$1" --ttl 1h --max-uses "$2" >"$tmp/$1.secret"
@@ -113,6 +118,7 @@ loadgen() { # secret-name agents reports packages → JSON on stdout, CPU second
 			sleep 0.5
 		done
 		lg=$(pgrep -n -f "umbra-loadgen --collector") || lg=
+		scrape "$tmp/$1.metrics-before"
 		printf '%s %s %s %s\n' "$(cpu "$collector_pid")" "$(cpu "$ch_pid")" "$(faults "$collector_pid")" \
 			"$(if [ -n "$lg" ]; then cpu "$lg"; else echo 0; fi)" >"$tmp/$1.posting"
 		if [ -n "$profile_dir" ]; then
@@ -161,6 +167,7 @@ until_rows() { # rows: wait until host_software holds that many
 	done
 }
 until_rows "$(field "$tmp/latency.json" software_rows)"
+scrape "$tmp/bench-latency.metrics-after"
 rows_before=$(rows_in "$db")
 
 say "throughput: $tp_agents agents × $tp_reports reports × $tp_packages packages"
@@ -169,6 +176,7 @@ loadgen bench-throughput "$tp_agents" "$tp_reports" "$tp_packages" >"$tmp/throug
 # are counted as stored when ClickHouse has them all (or after 5 minutes).
 until_rows $((rows_before + $(field "$tmp/throughput.json" software_rows)))
 t_stored=$(date +%s.%N)
+scrape "$tmp/bench-throughput.metrics-after"
 rows_after=$(rows_in "$db")
 stored=$((rows_after - rows_before))
 
@@ -185,7 +193,7 @@ t1=$(date +%s.%N)
 raw_rows=$(rows_in "$rawdb")
 
 python3 - "$tmp/latency.json" "$tmp/throughput.json" "$stored" "$raw_rows" "$t0" "$t1" \
-	"$tmp/bench-latency.cpu" "$tmp/bench-throughput.cpu" "$t_stored" <<'PY' | tee "$root/.umbra/bench/ingest.md" 2>/dev/null || true
+	"$tmp/bench-latency.cpu" "$tmp/bench-throughput.cpu" "$t_stored" "$tmp" <<'PY' | tee "$root/.umbra/bench/ingest.md" 2>/dev/null || true
 import json, sys
 from datetime import datetime
 lat, tp = json.load(open(sys.argv[1])), json.load(open(sys.argv[2]))
@@ -195,6 +203,7 @@ raw_s = t1 - t0
 # From the first report sent to every row in ClickHouse (not to the last
 # answer: an answer can come once the report is in the journal).
 first = datetime.fromisoformat(tp["first_send"].replace("Z", "+00:00")).timestamp()
+answered = tp["wall_seconds"]  # first report sent to last answer
 tp["wall_seconds"] = float(sys.argv[9]) - first
 e2e = stored / tp["wall_seconds"] if tp["wall_seconds"] > 0 else 0
 raw = raw_rows / raw_s if raw_s else 0
@@ -214,7 +223,8 @@ print("|---|---|---|---|")
 print(f"| collector end to end (HTTPS, gzip JSON, {tp['agents']} agents; first report sent to every row in ClickHouse) | {stored} | {tp['wall_seconds']:.2f} | {e2e:,.0f} |")
 print(f"| raw clickhouse-client INSERT … FORMAT TSV | {raw_rows} | {raw_s:.2f} | {raw:,.0f} |")
 print(f"\nRatio {ratio:.0%} of raw (target ≥ 50% {ok(ratio >= 0.5)}); {e2e:,.0f} rows/s (target ≥ 50,000 {ok(e2e >= 50000)}); "
-      f"report latency p99 {tp['latency_p99_seconds']:.3f} s, errors {errs(tp)}, failed {tp['failed']}.")
+      f"report latency p99 {tp['latency_p99_seconds']:.3f} s, errors {errs(tp)}, failed {tp['failed']}; "
+      f"the last report was answered {answered:.2f} s after the first was sent.")
 print("\nCPU seconds each process used during a phase, enrolment included (they share this machine's cores with each other and anything else running):\n")
 print("| phase | enrolment s | enrolment errors (retried or not) | reports wall s | CPU s: collector | ClickHouse | loadgen | machine load average after |")
 print("|---|---|---|---|---|---|---|---|")
@@ -228,6 +238,31 @@ print("|---|---|---|---|---|")
 for name in ("latency", "throughput"):
     p = cpu[name]["posting"]
     print(f"| {name} | {p['collector']:.2f} | {p['clickhouse']:.2f} | {p['loadgen']:.2f} | {p['collector_faults']:,} |")
+def scraped(path):
+    m = {}
+    try:
+        for line in open(path):
+            if line.startswith("umbra_ingest_") and " " in line:
+                k, v = line.rsplit(" ", 1)
+                m[k] = float(v)
+    except OSError:
+        pass
+    return m
+print("\nWhat the collector's writers did from the start of the posting until ClickHouse had every row (its /metrics): "
+      "inserts by table and the seconds they took, errors and refusals by kind:\n")
+print("| phase | inserts (seconds) by table | errors | reports by outcome | answered from the journal |")
+print("|---|---|---|---|---|")
+for name in ("latency", "throughput"):
+    a, b = scraped(f"{sys.argv[10]}/bench-{name}.metrics-before"), scraped(f"{sys.argv[10]}/bench-{name}.metrics-after")
+    d = lambda k: b.get(k, 0) - a.get(k, 0)
+    lab = lambda k: k.split('"')[1]
+    tables = sorted({lab(k) for k in b if k.startswith("umbra_ingest_inserts_total{")})
+    key = lambda metric, t: metric + '{table="' + t + '"}'
+    ins = ", ".join(f"{t} {d(key('umbra_ingest_inserts_total', t)):.0f} ({d(key('umbra_ingest_insert_duration_seconds_sum', t)):.2f} s)"
+                    for t in tables if d(key('umbra_ingest_inserts_total', t)))
+    kinds = lambda pre: ", ".join(f"{lab(k)} {d(k):.0f}" for k in sorted(b) if k.startswith(pre) and d(k)) or "none"
+    print(f"| {name} | {ins or 'none'} | {kinds('umbra_ingest_errors_total{')} | {kinds('umbra_ingest_reports_total{')} "
+          f"| {d('umbra_ingest_journal_acks_total'):.0f} |")
 for name, s in (("latency", lat), ("throughput", tp)):
     if s.get("first_error"):
         print(f"\n{name} run: {s['enrolled']}/{s['agents']} enrolled, {s['failed']} reports failed; first error: {s['first_error']}")
