@@ -559,7 +559,7 @@ func (w *Writer) flush(ctx context.Context, batch []*item) {
 	wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), w.opt.WriteTimeout)
 	ok, again := w.write(wctx, batch)
 	cancel()
-	w.log.Debug("batch written", "reports", len(batch), "ok", ok, "again", len(again),
+	w.log.Info("batch written", "reports", len(batch), "ok", ok, "again", len(again),
 		"seconds", w.opt.Now().Sub(start).Seconds(), "waited_seconds", start.Sub(batch[0].queued).Seconds())
 	stopping := ctx.Err() != nil
 	var freed int64

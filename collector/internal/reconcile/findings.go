@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"path"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 
@@ -58,12 +59,43 @@ func FindingID(kind, subject string) string {
 
 // Digest summarises what a finding says, to write it only when it changes.
 func (f Finding) Digest() string {
-	// The hash of fmt.Sprint of the fields, printed into the hash itself.
-	h := sha256.New()
-	fmt.Fprint(h, f.Kind, f.Subject, f.Severity, f.Title, f.Why, f.FirstSeen.Unix(), f.LastSeen.Unix(), f.DeviceID, f.AssetID,
-		f.SeenBy, f.Methods, f.Subnets, f.SwitchPorts, f.IPs, f.MACs, f.Hostnames, f.Vendor, f.Kinds, f.Count)
-	var sum [sha256.Size]byte
-	return hex.EncodeToString(h.Sum(sum[:0])[:12])
+	var buf [512]byte
+	sum := sha256.Sum256(f.digestText(buf[:0]))
+	return hex.EncodeToString(sum[:12])
+}
+
+// digestText appends what the digest hashes: fmt.Sprint of the fields (Kind,
+// Subject, Severity, Title, Why, FirstSeen.Unix(), LastSeen.Unix(), DeviceID,
+// AssetID, SeenBy, Methods, Subnets, SwitchPorts, IPs, MACs, Hostnames,
+// Vendor, Kinds, Count), written out: Sprint puts a space between two
+// operands only when neither is a string, and prints a list as [a b].
+func (f *Finding) digestText(b []byte) []byte {
+	list := func(b []byte, xs []string) []byte {
+		b = append(b, '[')
+		for i, x := range xs {
+			if i > 0 {
+				b = append(b, ' ')
+			}
+			b = append(b, x...)
+		}
+		return append(b, ']')
+	}
+	for _, s := range [...]string{f.Kind, f.Subject, f.Severity, f.Title, f.Why} {
+		b = append(b, s...)
+	}
+	b = strconv.AppendInt(b, f.FirstSeen.Unix(), 10)
+	b = append(b, ' ')
+	b = strconv.AppendInt(b, f.LastSeen.Unix(), 10)
+	b = append(append(b, f.DeviceID...), f.AssetID...)
+	for i, xs := range [...][]string{f.SeenBy, f.Methods, f.Subnets, f.SwitchPorts, f.IPs, f.MACs, f.Hostnames} {
+		if i > 0 {
+			b = append(b, ' ')
+		}
+		b = list(b, xs)
+	}
+	b = list(append(b, f.Vendor...), f.Kinds)
+	b = append(b, ' ')
+	return strconv.AppendInt(b, int64(f.Count), 10)
 }
 
 // Rule approves or denies software by name, publisher and source glob
@@ -354,8 +386,7 @@ func Findings(devs []Device, assets []registry.Asset, software []Software, rules
 					r.ID, r.NamePattern, r.PublisherPattern, r.SourcePattern, r.Entitlements, n)})
 		}
 	}
-	sort.Slice(out, func(i, j int) bool { return out[i].ID < out[j].ID })
-	return out
+	return sortedByID(out, func(f *Finding) string { return f.ID })
 }
 
 // fewNames lists up to five names and how many more there are.

@@ -4,6 +4,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
+	"math/rand/v2"
 	"reflect"
 	"sort"
 	"strings"
@@ -172,14 +173,47 @@ func TestHeartbeatKeepsAnAgentManaging(t *testing.T) {
 // the same, or every stored finding would be written again once.
 func TestDigestKeepsItsBytes(t *testing.T) {
 	at := time.Date(2026, 11, 28, 1, 2, 3, 0, time.UTC)
-	for _, f := range []Finding{
+	fs := []Finding{
 		{},
 		{Kind: KindUnregisteredDevice, Subject: "device:d-1", Severity: "high", Title: "t", Why: "w", FirstSeen: at, LastSeen: at.Add(time.Hour),
 			DeviceID: "d-1", SeenBy: []string{"a", "b"}, Methods: []string{"arp"}, IPs: []string{"192.0.2.1"}, MACs: []string{"00:11:22:33:44:55"},
 			Hostnames: []string{"h"}, Vendor: "V", Kinds: []string{"printer"}, Count: 7},
-	} {
+	}
+	rng := rand.New(rand.NewPCG(7, 11))
+	word := func() string {
+		const chars = "ab [] %v\x00\n\"é☃"
+		r := []rune(chars)
+		out := make([]rune, rng.IntN(6))
+		for i := range out {
+			out[i] = r[rng.IntN(len(r))]
+		}
+		return string(out)
+	}
+	list := func() []string {
+		switch rng.IntN(4) {
+		case 0:
+			return nil
+		case 1:
+			return []string{}
+		}
+		out := make([]string, 1+rng.IntN(3))
+		for i := range out {
+			out[i] = word()
+		}
+		return out
+	}
+	for range 500 {
+		fs = append(fs, Finding{Kind: word(), Subject: word(), Severity: word(), Title: word(), Why: word(),
+			FirstSeen: time.Unix(rng.Int64N(4e9)-2e9, 0), LastSeen: time.Unix(rng.Int64N(4e9), 0), DeviceID: word(), AssetID: word(),
+			SeenBy: list(), Methods: list(), Subnets: list(), SwitchPorts: list(), IPs: list(), MACs: list(), Hostnames: list(),
+			Vendor: word(), Kinds: list(), Count: rng.IntN(2000) - 1000})
+	}
+	for _, f := range fs {
 		s := fmt.Sprint(f.Kind, f.Subject, f.Severity, f.Title, f.Why, f.FirstSeen.Unix(), f.LastSeen.Unix(), f.DeviceID, f.AssetID,
 			f.SeenBy, f.Methods, f.Subnets, f.SwitchPorts, f.IPs, f.MACs, f.Hostnames, f.Vendor, f.Kinds, f.Count)
+		if got := string(f.digestText(nil)); got != s {
+			t.Fatalf("digestText = %q, want fmt.Sprint's %q", got, s)
+		}
 		sum := sha256.Sum256([]byte(s))
 		if got, want := f.Digest(), hex.EncodeToString(sum[:12]); got != want {
 			t.Errorf("Digest() = %s, want %s", got, want)

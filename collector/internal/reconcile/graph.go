@@ -5,6 +5,7 @@
 package reconcile
 
 import (
+	"cmp"
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
@@ -715,9 +716,11 @@ func (a *sightings) describe(d *Device, subnets []netip.Prefix) {
 			d.Agents = append(d.Agents, v)
 		}
 	}
-	sort.Slice(d.Identifiers, func(i, j int) bool {
-		ri, rj := rank(d.Identifiers[i].ID), rank(d.Identifiers[j].ID)
-		return ri < rj || ri == rj && d.Identifiers[i].ID < d.Identifiers[j].ID
+	slices.SortFunc(d.Identifiers, func(x, y Identifier) int {
+		if c := cmp.Compare(rank(x.ID), rank(y.ID)); c != 0 {
+			return c
+		}
+		return strings.Compare(x.ID, y.ID)
 	})
 	sort.Strings(d.MACs)
 	sort.Strings(d.Serials)
@@ -738,16 +741,28 @@ func (a *sightings) describe(d *Device, subnets []netip.Prefix) {
 		d.Vendor = v[0]
 	}
 	d.Kinds = top(a.kinds, 3)
-	for _, e := range a.ev {
-		d.Evidence = append(d.Evidence, *e)
+	// By first sighting, then by what it says (its key is made once).
+	type order struct {
+		first time.Time
+		key   string
+		e     *Evidence
 	}
-	sort.Slice(d.Evidence, func(i, j int) bool {
-		ei, ej := d.Evidence[i], d.Evidence[j]
-		if !ei.FirstSeen.Equal(ej.FirstSeen) {
-			return ei.FirstSeen.Before(ej.FirstSeen)
+	os := make([]order, 0, len(a.ev))
+	for _, e := range a.ev {
+		os = append(os, order{e.FirstSeen, strings.Join(e.Tied, ",") + e.Outcome + e.Method + e.Observer, e})
+	}
+	slices.SortFunc(os, func(x, y order) int {
+		if c := x.first.Compare(y.first); c != 0 {
+			return c
 		}
-		return strings.Join(ei.Tied, ",")+ei.Outcome+ei.Method+ei.Observer < strings.Join(ej.Tied, ",")+ej.Outcome+ej.Method+ej.Observer
+		return strings.Compare(x.key, y.key)
 	})
+	if len(os) > 0 {
+		d.Evidence = make([]Evidence, 0, len(os))
+	}
+	for _, o := range os {
+		d.Evidence = append(d.Evidence, *o.e)
+	}
 	if len(d.Evidence) > maxEvidence {
 		d.Evidence = d.Evidence[len(d.Evidence)-maxEvidence:]
 	}
@@ -858,8 +873,7 @@ func build(g *graph, ps []*placed, subnets []netip.Prefix) []Device {
 		a.describe(d, subnets)
 		out = append(out, *d)
 	}
-	sort.Slice(out, func(i, j int) bool { return out[i].ID < out[j].ID })
-	return out
+	return sortedByID(out, func(d *Device) string { return d.ID })
 }
 
 const maxEvidence = 200
@@ -884,6 +898,25 @@ func latest(m map[string]time.Time, n int) []string {
 		ks = append(ks, x.k)
 	}
 	return ks
+}
+
+// sortedByID returns xs sorted by their ids (unique): it sorts positions,
+// then moves each element once, where sorting xs itself would swap its big
+// structs many times over.
+func sortedByID[T any](xs []T, id func(*T) string) []T {
+	if len(xs) < 2 {
+		return xs
+	}
+	idx := make([]int32, len(xs))
+	for i := range idx {
+		idx[i] = int32(i)
+	}
+	slices.SortFunc(idx, func(a, b int32) int { return strings.Compare(id(&xs[a]), id(&xs[b])) })
+	out := make([]T, len(xs))
+	for i, j := range idx {
+		out[i] = xs[j]
+	}
+	return out
 }
 
 func keys(m map[string]bool) []string {

@@ -668,7 +668,7 @@ func (s *Incremental) ChangesEach(size int, each func([]Device)) (changed []Devi
 	for id := range prev {
 		gone = append(gone, id)
 	}
-	sort.Slice(changed, func(i, j int) bool { return changed[i].ID < changed[j].ID })
+	changed = sortedByID(changed, func(d *Device) string { return d.ID })
 	sort.Strings(gone)
 	s.touched, s.oldRoots, s.all = map[string]bool{}, map[string]bool{}, false
 	return changed, gone

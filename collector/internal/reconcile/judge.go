@@ -4,7 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"reflect"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -296,10 +298,9 @@ func (e *Engine) findingsOf(ctx context.Context, l *live, in *judgeInputs, chang
 		}
 	}
 	devs := make([]Device, 0, len(devSet))
-	for _, d := range devSet {
-		devs = append(devs, d)
+	for _, id := range slices.Sorted(maps.Keys(devSet)) {
+		devs = append(devs, devSet[id])
 	}
-	sort.Slice(devs, func(i, j int) bool { return devs[i].ID < devs[j].ID })
 	assets := make([]registry.Asset, 0, len(inAssets))
 	for i := range reg.assets {
 		if inAssets[i] {

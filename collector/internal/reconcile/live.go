@@ -2,7 +2,6 @@ package reconcile
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"net/netip"
 	"runtime"
@@ -672,12 +671,13 @@ serials, agents, observers, methods, subnets, switch_ports, anonymous, observati
 // deviceRows are the rows of devices that changed.
 func deviceRows(gen uint64, ds []Device) [][]any {
 	rows := make([][]any, 0, len(ds))
-	for _, d := range ds {
-		// Neither can fail: plain strings and times.
-		ids, _ := json.Marshal(d.Identifiers)
-		ev, _ := json.Marshal(d.Evidence)
+	var buf []byte
+	for i := range ds {
+		d := &ds[i]
+		var ids, ev string
+		ids, ev, buf = deviceJSON(buf, d)
 		rows = append(rows, []any{d.ID, gen, uint8(0), dbTime(d.FirstSeen), dbTime(d.LastSeen), nn(d.Hostnames), d.Vendor, nn(d.Kinds), nn(d.IPs), nn(d.MACs),
-			nn(d.Serials), nn(d.Agents), nn(d.Observers), nn(d.Methods), nn(d.Subnets), nn(d.SwitchPorts), boolU8(d.Anonymous), uint64(d.Observations), string(ids), string(ev)})
+			nn(d.Serials), nn(d.Agents), nn(d.Observers), nn(d.Methods), nn(d.Subnets), nn(d.SwitchPorts), boolU8(d.Anonymous), uint64(d.Observations), ids, ev})
 	}
 	return rows
 }
