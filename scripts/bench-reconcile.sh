@@ -73,6 +73,7 @@ ok() { awk -v v="$1" 'BEGIN { print (v + 0 < 1 ? "yes" : "**no**") }'; }
 	printf '| build the graph from every observation (s) | %.1f | |\n' "$(val build_seconds)"
 	printf '| devices / open findings | %s / %s | |\n' "$(val devices)" "$(val findings_open)"
 	printf '| Go heap after the build (MiB) | %s | |\n' "$(val heap_mib_after_build)"
+	printf '| Go heap objects after the build (each collection marks them one by one) | %s | |\n' "$(val heap_objects_after_build)"
 	printf '| collector resident memory after the build, and after the runs (MiB) | %s, %s | |\n' "$(val rss_mib_after_build)" "$(val rss_mib_after_runs)"
 	printf '| shadow report, every open unregistered device streamed (%s rows), once (s) | %.3f | < 1 s: %s |\n' "$(val shadow_rows)" "$(val shadow_report_full_seconds_median)" "$(ok "$(val shadow_report_full_seconds_median)")"
 	printf '| shadow report, first page of 100 + total, median (s) | %.3f | < 1 s: %s |\n' "$(val shadow_report_page_seconds_median)" "$(ok "$(val shadow_report_page_seconds_median)")"

@@ -111,6 +111,7 @@ func TestBenchReconcile(t *testing.T) {
 	say("devices", st.Devices)
 	say("findings_open", st.Open)
 	say("heap_mib_after_build", ms.HeapAlloc>>20)
+	say("heap_objects_after_build", ms.HeapObjects) // what each collection marks one by one
 	say("rss_mib_after_build", rssMiB())
 	memprofile(t, "")
 
@@ -168,15 +169,17 @@ func TestBenchReconcile(t *testing.T) {
 		}
 		var m0, m1 runtime.MemStats
 		runtime.ReadMemStats(&m0)
+		f0 := minorFaults()
 		st, err := e.Run(ctx, "bench")
 		if err != nil {
 			t.Fatal(err)
 		}
+		faults := minorFaults() - f0
 		runtime.ReadMemStats(&m1)
 		// What the run allocated, and whether the collector finished a
 		// cycle meanwhile (one still under way by the end is not counted).
-		fmt.Fprintf(os.Stderr, "run %d: allocated %d MiB; heap %d MiB of next goal %d MiB; collections %d\n", i,
-			(m1.TotalAlloc-m0.TotalAlloc)>>20, m1.HeapAlloc>>20, m1.NextGC>>20, m1.NumGC-m0.NumGC)
+		fmt.Fprintf(os.Stderr, "run %d: allocated %d MiB; heap %d MiB of next goal %d MiB; collections %d; pages touched for the first time %d\n", i,
+			(m1.TotalAlloc-m0.TotalAlloc)>>20, m1.HeapAlloc>>20, m1.NextGC>>20, m1.NumGC-m0.NumGC, faults)
 		gcs += m1.NumGC - m0.NumGC
 		if st.Full || st.New != int(fresh) {
 			t.Fatalf("run %d: %+v; want %d new observations applied incrementally", i, st, fresh)
@@ -192,6 +195,20 @@ func TestBenchReconcile(t *testing.T) {
 	say("reconcile_new_seconds_median", median(apply).Seconds())
 	say("reconcile_new_seconds_all", fmt.Sprint(apply))
 	say("collections_during_runs", gcs)
+}
+
+// minorFaults is how many pages the process has touched for the first time
+// (minor page faults: field 10 of /proc/self/stat), 0 where unknown.
+func minorFaults() int64 {
+	b, _ := os.ReadFile("/proc/self/stat")
+	// The command name, in parentheses, may hold spaces: count after it.
+	if i := strings.LastIndexByte(string(b), ')'); i >= 0 {
+		if f := strings.Fields(string(b[i+1:])); len(f) > 7 {
+			n, _ := strconv.ParseInt(f[7], 10, 64)
+			return n
+		}
+	}
+	return 0
 }
 
 // rssMiB is the process's resident memory (VmRSS), 0 where unknown.

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"testing"
 	"time"
+	"unsafe"
 )
 
 // fleet generates a realistic day of observations for n devices: agent
@@ -204,4 +205,25 @@ func TestIncrementalGoldenScenarios(t *testing.T) {
 			}
 		}
 	})
+}
+
+// TestInternerSharesStrings: observations read from ClickHouse carry a new
+// copy of every string; after the interner, equal strings are one.
+func TestInternerSharesStrings(t *testing.T) {
+	fresh := func(s string) string { return string([]byte(s)) }
+	mk := func() Observation {
+		return Observation{Observer: fresh("scanner"), Method: fresh("arp"), IP: fresh("10.0.0.1"), Hostname: fresh("h"),
+			Vendor: fresh("HP"), Via: fresh("sw1"), Port: fresh("Gi1/0/1"), Kinds: []string{fresh("printer")}}
+	}
+	a, b := mk(), mk()
+	in := interner{}
+	in.observation(&a)
+	in.observation(&b)
+	same := func(x, y string) bool { return unsafe.StringData(x) == unsafe.StringData(y) }
+	for _, p := range [][2]string{{a.Observer, b.Observer}, {a.Method, b.Method}, {a.IP, b.IP}, {a.Hostname, b.Hostname},
+		{a.Vendor, b.Vendor}, {a.Via, b.Via}, {a.Port, b.Port}, {a.Kinds[0], b.Kinds[0]}} {
+		if p[0] != p[1] || !same(p[0], p[1]) {
+			t.Errorf("%q and %q are not one string", p[0], p[1])
+		}
+	}
 }

@@ -388,6 +388,11 @@ func (e *Engine) rebuild(ctx context.Context, splits []Split) (*live, int, error
 	// says which reports it read, and counts each (report, index) once: a
 	// run reads from there again and must skip exactly those.
 	perSec := map[int64]uint64{}
+	// The aggregates repeat their observers, methods, addresses, names,
+	// vendors, ports and kinds row after row, each a new string: the graph
+	// keeps one of each instead, for as long as it lives, and a collection
+	// marks every string it holds one by one.
+	names := interner{}
 	for _, tail := range []bool{false, true} {
 		cond, args := window(time.Unix(0, 0), cut)
 		count, reports := "count()", "CAST([] AS Array(String))"
@@ -427,6 +432,7 @@ FROM observation_feed WHERE `+cond+` GROUP BY `+aggKey+` ORDER BY since`, func(r
 			o.ClientID = clientID(ek, ev)
 			o.Count = int(n)
 			_, o.Ref, _ = strings.Cut(o.Ref, "|")
+			names.observation(&o)
 			l.watermark = later(l.watermark, recv)
 			for _, r := range reps {
 				l.done[r] = true
@@ -451,6 +457,27 @@ FROM observation_feed WHERE `+cond+` GROUP BY `+aggKey+` ORDER BY since`, func(r
 	l.open = newMetas()
 	err = e.findingMetas(ctx, l.setMeta)
 	return l, l.inc.Observations(), err
+}
+
+// interner hands out one copy of each string it is given.
+type interner map[string]string
+
+func (in interner) str(s string) string {
+	if v, ok := in[s]; ok {
+		return v
+	}
+	in[s] = s
+	return s
+}
+
+// observation shares o's repeated strings with the observations before it.
+func (in interner) observation(o *Observation) {
+	for _, p := range [...]*string{&o.Observer, &o.Method, &o.IP, &o.Hostname, &o.Vendor, &o.Via, &o.Port} {
+		*p = in.str(*p)
+	}
+	for i, k := range o.Kinds {
+		o.Kinds[i] = in.str(k)
+	}
 }
 
 // inChunk bounds the values bound into one IN (…) (a query's text is
