@@ -438,3 +438,49 @@ func TestJournalHoldsABurst(t *testing.T) {
 	}
 	stop()
 }
+
+// TestHeldBurstWaitsForArrivals: a held burst is not written while a report
+// is still being received (Arriving), however long no report has been
+// queued; it is written once that report's request ends.
+func TestHeldBurstWaitsForArrivals(t *testing.T) {
+	g := &gateStore{started: make(chan struct{}, 10), release: make(chan struct{})}
+	close(g.release)
+	w, stop := run(t, g, ingest.Options{Journal: t.TempDir(), AckAfter: time.Minute, FlushInterval: 200 * time.Millisecond, BurstHold: time.Minute})
+	defer stop()
+	receiving := w.Arriving() // a request whose body is still coming
+	const n = 20
+	var wg sync.WaitGroup
+	for range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if _, err := w.Submit(context.Background(), time.Now(), report(uuid.NewString(), uuid.NewString()), ingest.Body{}); err != nil {
+				t.Error(err)
+			}
+		}()
+	}
+	wg.Wait() // answered from the journal
+	select {
+	case <-g.started:
+		t.Fatal("the burst was written while a report was still arriving")
+	case <-time.After(time.Second): // twenty times the idle gap that ends a burst
+	}
+	receiving()
+	select {
+	case <-g.started:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the burst was not written once the last report had arrived")
+	}
+	written := func() int {
+		g.mu.Lock()
+		defer g.mu.Unlock()
+		return len(g.written)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for w.Batches() != 1 || written() != n {
+		if time.Now().After(deadline) {
+			t.Fatalf("batches %d, written %d; want the %d reports in one batch", w.Batches(), written(), n)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
