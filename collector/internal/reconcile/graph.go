@@ -747,20 +747,20 @@ func (a *sightings) describe(d *Device, subnets []netip.Prefix) {
 		key   string
 		e     *Evidence
 	}
-	os := make([]order, 0, len(a.ev))
+	byFirst := make([]order, 0, len(a.ev))
 	for _, e := range a.ev {
-		os = append(os, order{e.FirstSeen, strings.Join(e.Tied, ",") + e.Outcome + e.Method + e.Observer, e})
+		byFirst = append(byFirst, order{e.FirstSeen, strings.Join(e.Tied, ",") + e.Outcome + e.Method + e.Observer, e})
 	}
-	slices.SortFunc(os, func(x, y order) int {
+	slices.SortFunc(byFirst, func(x, y order) int {
 		if c := x.first.Compare(y.first); c != 0 {
 			return c
 		}
 		return strings.Compare(x.key, y.key)
 	})
-	if len(os) > 0 {
-		d.Evidence = make([]Evidence, 0, len(os))
+	if len(byFirst) > 0 {
+		d.Evidence = make([]Evidence, 0, len(byFirst))
 	}
-	for _, o := range os {
+	for _, o := range byFirst {
 		d.Evidence = append(d.Evidence, *o.e)
 	}
 	if len(d.Evidence) > maxEvidence {
