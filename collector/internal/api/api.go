@@ -70,12 +70,6 @@ type Ingester interface {
 	Submit(ctx context.Context, received time.Time, r *wire.Report, body ingest.Body) (duplicate bool, err error)
 }
 
-// arrivals is what an Ingester that holds bursts (the ingest.Writer) is
-// told of the reports still being received.
-type arrivals interface{ Arriving() (done func()) }
-
-var _ arrivals = (*ingest.Writer)(nil)
-
 type directIngest struct{ st Store }
 
 func (d directIngest) Submit(ctx context.Context, received time.Time, r *wire.Report, _ ingest.Body) (bool, error) {
@@ -143,11 +137,6 @@ func (h *handler) postReport(w http.ResponseWriter, r *http.Request) {
 	if ct := r.Header.Get("Content-Type"); !isJSON(ct) {
 		writeProblem(w, http.StatusUnsupportedMediaType, wire.Problem{Error: fmt.Sprintf("Content-Type %q is not application/json", truncate(ct, 64))})
 		return
-	}
-	// A burst of reports is not over while this one is being received
-	// (until it is answered or refused).
-	if a, ok := h.opt.Ingest.(arrivals); ok {
-		defer a.Arriving()()
 	}
 	// The body is kept as it came (compressed, small): the ingest journal
 	// keeps it until the report is in ClickHouse.

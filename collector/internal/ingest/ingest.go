@@ -156,7 +156,6 @@ type Writer struct {
 
 	j        *journal  // nil without Options.Journal
 	holding  bool      // a burst is held back from ClickHouse: its reports are answered from the journal
-	arriving int       // reports being received or submitted, not yet answered (Arriving)
 	failing  bool      // the last write failed for want of ClickHouse; its reports wait in the queue
 	failures int       // consecutive failed writes
 	retryAt  time.Time // when a failed write is tried again
@@ -539,11 +538,7 @@ func (w *Writer) hold(stopping bool) time.Duration {
 	now := w.opt.Now()
 	age, idle := now.Sub(w.queue[0].queued), now.Sub(w.queue[len(w.queue)-1].queued)
 	gap := min(w.opt.FlushInterval/4, 50*time.Millisecond)
-	// The burst has ended when no report came for a moment and none is
-	// still being received: under load a request's body and decoding
-	// take longer than the gap, and the batch written then would take
-	// the processors the last reports need.
-	if age >= w.opt.BurstHold || idle >= gap && w.arriving == 0 {
+	if age >= w.opt.BurstHold || idle >= gap {
 		return 0
 	}
 	w.holding = true
@@ -552,28 +547,7 @@ func (w *Writer) hold(stopping bool) time.Duration {
 			w.notify(it, result{journal: true})
 		}
 	}
-	if idle >= gap { // reports still arriving: look again (the last one's end wakes the writer too)
-		return min(w.opt.BurstHold-age, gap)
-	}
 	return min(w.opt.BurstHold-age, gap-idle)
-}
-
-// Arriving counts a report being received, from the start of its request
-// until Submit has answered it (or it was refused): a burst is not over
-// while reports are still coming in. Call the function it returns then.
-func (w *Writer) Arriving() (done func()) {
-	w.mu.Lock()
-	w.arriving++
-	w.mu.Unlock()
-	return func() {
-		w.mu.Lock()
-		w.arriving--
-		last := w.arriving == 0 && w.holding
-		w.mu.Unlock()
-		if last {
-			w.signal()
-		}
-	}
 }
 
 // flush writes one batch and frees its place in the queue. With a
