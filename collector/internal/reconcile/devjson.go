@@ -11,49 +11,36 @@ import (
 // it, without its reflection: a run writes the devices it changed, each
 // with its evidence, and encoding them was a tenth of a run's work.
 
-// appendIdentifiersJSON appends json.Marshal(ids).
-func appendIdentifiersJSON(b []byte, ids []Identifier) []byte {
-	if ids == nil {
+// appendJSONArray appends json.Marshal(xs) for xs whose elements elem
+// appends: null for a nil slice.
+func appendJSONArray[T any](b []byte, xs []T, elem func([]byte, *T) []byte) []byte {
+	if xs == nil {
 		return append(b, "null"...)
 	}
 	b = append(b, '[')
-	for i := range ids {
-		x := &ids[i]
+	for i := range xs {
 		if i > 0 {
 			b = append(b, ',')
 		}
-		b = appendJSONString(append(b, `{"id":`...), x.ID)
-		b = appendJSONTime(append(b, `,"first_seen":`...), x.FirstSeen)
-		b = appendJSONTime(append(b, `,"last_seen":`...), x.LastSeen)
-		b = append(b, '}')
+		b = elem(b, &xs[i])
 	}
 	return append(b, ']')
 }
 
+// appendIdentifiersJSON appends json.Marshal(ids).
+func appendIdentifiersJSON(b []byte, ids []Identifier) []byte {
+	return appendJSONArray(b, ids, func(b []byte, x *Identifier) []byte {
+		b = appendJSONString(append(b, `{"id":`...), x.ID)
+		b = appendJSONTime(append(b, `,"first_seen":`...), x.FirstSeen)
+		b = appendJSONTime(append(b, `,"last_seen":`...), x.LastSeen)
+		return append(b, '}')
+	})
+}
+
 // appendEvidenceJSON appends json.Marshal(ev).
 func appendEvidenceJSON(b []byte, ev []Evidence) []byte {
-	if ev == nil {
-		return append(b, "null"...)
-	}
-	b = append(b, '[')
-	for i := range ev {
-		e := &ev[i]
-		if i > 0 {
-			b = append(b, ',')
-		}
-		b = append(b, `{"tied":`...)
-		if e.Tied == nil {
-			b = append(b, "null"...)
-		} else {
-			b = append(b, '[')
-			for j, s := range e.Tied {
-				if j > 0 {
-					b = append(b, ',')
-				}
-				b = appendJSONString(b, s)
-			}
-			b = append(b, ']')
-		}
+	return appendJSONArray(b, ev, func(b []byte, e *Evidence) []byte {
+		b = appendJSONArray(append(b, `{"tied":`...), e.Tied, func(b []byte, s *string) []byte { return appendJSONString(b, *s) })
 		b = appendJSONString(append(b, `,"outcome":`...), e.Outcome)
 		b = appendJSONString(append(b, `,"method":`...), e.Method)
 		b = appendJSONString(append(b, `,"observer":`...), e.Observer)
@@ -61,9 +48,8 @@ func appendEvidenceJSON(b []byte, ev []Evidence) []byte {
 		b = appendJSONTime(append(b, `,"first_seen":`...), e.FirstSeen)
 		b = appendJSONTime(append(b, `,"last_seen":`...), e.LastSeen)
 		b = strconv.AppendInt(append(b, `,"count":`...), int64(e.Count), 10)
-		b = append(b, '}')
-	}
-	return append(b, ']')
+		return append(b, '}')
+	})
 }
 
 // jsonTimeOK reports whether t encodes as appendJSONTime writes it:
