@@ -162,7 +162,9 @@ func outage(t *testing.T, journal bool) {
 	srv := httptest.NewServer(api.New(db, logger, api.Options{NoAuth: true, Ingest: ing, StoreTimeout: 10 * time.Second}))
 	defer srv.Close()
 
-	const agents, perAgent = 16, 12
+	// Enough reports that three outages come before the last is stored,
+	// even when the journal takes them as fast as they come.
+	const agents, perAgent = 16, 24
 	var accepted, unavailable, netErrs atomic.Int64
 	var wg sync.WaitGroup
 	stop := make(chan struct{})
