@@ -18,7 +18,7 @@
 # and the reconciliation of BENCH_RECONCILE_NEW (10,000) new observations.
 # Targets: shadow report (first page) < 1 s, 10,000 new observations < 1 s.
 # UMBRA_BENCH_DEBUG=1 logs the phases of each run; UMBRA_BENCH_CPUPROFILE=FILE
-# profiles everything after the build.
+# profiles the runs (everything after the build and the whole report).
 #
 # The data lives in a private ClickHouse in BENCH_RECONCILE_DIR
 # (.umbra/bench/clickhouse-reconcile) and is kept, so a second run reuses

@@ -115,17 +115,6 @@ func TestBenchReconcile(t *testing.T) {
 	say("rss_mib_after_build", rssMiB())
 	memprofile(t, "")
 
-	if p := os.Getenv("UMBRA_BENCH_CPUPROFILE"); p != "" {
-		f, err := os.Create(p)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer f.Close()
-		if err := pprof.StartCPUProfile(f); err != nil {
-			t.Fatal(err)
-		}
-		defer pprof.StopCPUProfile()
-	}
 	var shadow, page, pageStored, apply []time.Duration
 	var gcs uint32 // collections completed during the runs
 	next := max(rows, have)
@@ -144,6 +133,17 @@ func TestBenchReconcile(t *testing.T) {
 			}
 			shadow = append(shadow, time.Since(t1))
 			say("shadow_rows", n)
+			if p := os.Getenv("UMBRA_BENCH_CPUPROFILE"); p != "" {
+				f, err := os.Create(p)
+				if err != nil {
+					t.Fatal(err)
+				}
+				defer f.Close()
+				if err := pprof.StartCPUProfile(f); err != nil {
+					t.Fatal(err)
+				}
+				defer pprof.StopCPUProfile()
+			}
 		}
 		t1 = time.Now()
 		top, total, err := e.ShadowPage(ctx, 100)
