@@ -145,3 +145,31 @@ func TestEmptiedDropsBigMaps(t *testing.T) {
 		t.Error("a big map was kept")
 	}
 }
+
+// TestSameKeys: sameKeys says whether a device's match keys are those kept,
+// as comparing with matchKeys would, on devices that differ in one key,
+// its kind, its place or the number of keys.
+func TestSameKeys(t *testing.T) {
+	base := Device{Serials: []string{"sn1"}, MACs: []string{"00:11:22:33:44:55", "66:77:88:99:aa:bb"}, Hostnames: []string{"pc-1"}}
+	variants := []Device{
+		base,
+		{},
+		{Serials: []string{"sn1"}, MACs: []string{"00:11:22:33:44:55"}, Hostnames: []string{"pc-1"}},
+		{Serials: []string{"sn1"}, MACs: []string{"66:77:88:99:aa:bb", "00:11:22:33:44:55"}, Hostnames: []string{"pc-1"}},
+		{Serials: []string{"sn2"}, MACs: base.MACs, Hostnames: base.Hostnames},
+		{MACs: []string{"sn1", "00:11:22:33:44:55", "66:77:88:99:aa:bb"}, Hostnames: base.Hostnames},
+		{Serials: base.Serials, MACs: base.MACs, Hostnames: []string{"pc-1", "pc-1b"}},
+		{Serials: base.Serials, MACs: base.MACs},
+		{Serials: base.Serials, MACs: base.MACs, Hostnames: []string{"pc-"}},
+		{Hostnames: []string{""}},
+	}
+	for i := range variants {
+		for j := range variants {
+			ks := matchKeys(&variants[i])
+			want := slices.Equal(ks, matchKeys(&variants[j]))
+			if got := sameKeys(ks, &variants[j]); got != want {
+				t.Errorf("sameKeys(keys of %d, device %d) = %v; want %v", i, j, got, want)
+			}
+		}
+	}
+}

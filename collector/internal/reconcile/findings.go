@@ -235,35 +235,62 @@ func Match(a registry.Asset, bySerial, byMAC, byHost map[string][]*Device) (*Dev
 	return nil, ""
 }
 
-// matchIndex indexes devices by what Match looks them up by, in their order.
-func matchIndex(devs []Device) (bySerial, byMAC, byHost map[string][]*Device) {
-	bySerial, byMAC, byHost = map[string][]*Device{}, map[string][]*Device{}, map[string][]*Device{}
-	for i := range devs {
-		d := &devs[i]
-		for _, s := range d.Serials {
-			bySerial[s] = append(bySerial[s], d)
+// matchIndex indexes devices by what Match looks them up by, in their
+// order: only by the serials, MACs and hostnames some asset has (a lookup
+// for an asset finds the same devices as in a full index, and a run's
+// thousands of devices that match nothing cost no list each).
+type matchIndex struct{ bySerial, byMAC, byHost map[string][]*Device }
+
+func indexFor(devs []Device, assets []registry.Asset) matchIndex {
+	serials, macs, hosts := map[string]bool{}, map[string]bool{}, map[string]bool{}
+	for i := range assets {
+		a := &assets[i]
+		if a.Serial != "" {
+			serials[strings.ToLower(a.Serial)] = true
 		}
-		for _, m := range d.MACs {
-			byMAC[m] = append(byMAC[m], d)
+		for _, m := range a.MACs {
+			macs[m] = true
 		}
-		for _, h := range d.Hostnames {
-			byHost[h] = append(byHost[h], d)
+		if a.Hostname != "" {
+			hosts[strings.ToLower(a.Hostname)] = true
 		}
 	}
-	return bySerial, byMAC, byHost
+	x := matchIndex{map[string][]*Device{}, map[string][]*Device{}, map[string][]*Device{}}
+	add := func(idx map[string][]*Device, want map[string]bool, ks []string, d *Device) {
+		for _, k := range ks {
+			if want[k] {
+				idx[k] = append(idx[k], d)
+			}
+		}
+	}
+	for i := range devs {
+		d := &devs[i]
+		add(x.bySerial, serials, d.Serials, d)
+		add(x.byMAC, macs, d.MACs, d)
+		add(x.byHost, hosts, d.Hostnames, d)
+	}
+	return x
+}
+
+func (x matchIndex) match(a registry.Asset) (*Device, string) {
+	return Match(a, x.bySerial, x.byMAC, x.byHost)
 }
 
 // Findings compares devices with the register, the agents and the software
 // catalogue. It is deterministic: the same input gives the same findings.
 func Findings(devs []Device, assets []registry.Asset, software []Software, rules []Rule, p Policy) []Finding {
-	bySerial, byMAC, byHost := matchIndex(devs)
+	return findings(devs, indexFor(devs, assets), assets, software, rules, p)
+}
+
+// findings is Findings with the devices indexed for the assets.
+func findings(devs []Device, idx matchIndex, assets []registry.Asset, software []Software, rules []Rule, p Policy) []Finding {
 	out := make([]Finding, 0, len(devs)+len(assets)) // about one each: no growing of a slice of large values
 	claimed := map[string]bool{}
 	for _, a := range assets {
 		if a.Lifecycle == registry.Planned || a.Lifecycle == registry.Ordered {
 			continue
 		}
-		d, how := Match(a, bySerial, byMAC, byHost)
+		d, how := idx.match(a)
 		if d != nil {
 			claimed[d.ID] = true
 		}

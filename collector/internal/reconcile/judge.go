@@ -307,16 +307,16 @@ func (e *Engine) findingsOf(ctx context.Context, l *live, in *judgeInputs, chang
 			assets = append(assets, reg.assets[i])
 		}
 	}
-	fs := Findings(devs, assets, software, rules, pol)
+	idx := indexFor(devs, assets)
+	fs := findings(devs, idx, assets, software, rules, pol)
 	e.log.Debug("judged", "devices", len(devs), "assets", len(assets), "assets_changed", len(changedAssets), "assets_old", len(oldAssets), "findings", len(fs))
 	// What each judged asset matched, for the next runs' checks of time.
-	bySerial, byMAC, byHost := matchIndex(devs)
 	for _, a := range assets {
 		if !judgedAsset(&a) {
 			delete(reg.dev, a.ID)
 			continue
 		}
-		d, _ := Match(a, bySerial, byMAC, byHost)
+		d, _ := idx.match(a)
 		if d == nil {
 			reg.dev[a.ID] = ""
 			continue

@@ -60,6 +60,23 @@ func matchKeys(d *Device) []string {
 	return ks
 }
 
+// sameKeys reports whether ks are matchKeys(d), without making them.
+func sameKeys(ks []string, d *Device) bool {
+	i := 0
+	for _, part := range [...]struct {
+		prefix string
+		vs     []string
+	}{{"s:", d.Serials}, {"m:", d.MACs}, {"h:", d.Hostnames}} {
+		for _, v := range part.vs {
+			if i == len(ks) || len(ks[i]) != len(part.prefix)+len(v) || !strings.HasPrefix(ks[i], part.prefix) || ks[i][len(part.prefix):] != v {
+				return false
+			}
+			i++
+		}
+	}
+	return i == len(ks)
+}
+
 func assetKeys(a registry.Asset) []string {
 	var ks []string
 	if a.Serial != "" {
@@ -648,12 +665,19 @@ func (e *Engine) Run(ctx context.Context, trigger string) (RunStats, error) {
 		l.unindex(id)
 	}
 	for i := range changed {
-		for _, k := range l.keys[changed[i].ID] {
+		d := &changed[i]
+		for _, k := range l.keys[d.ID] {
 			touched[k] = true
 		}
-		l.unindex(changed[i].ID)
-		l.index(&changed[i])
-		for _, k := range l.keys[changed[i].ID] {
+		if ks, ok := l.keys[d.ID]; ok && sameKeys(ks, d) {
+			// Most changes are new sightings of the same device: its
+			// keys, and so the index, stay as they were.
+			delete(l.matched, d.ID)
+			continue
+		}
+		l.unindex(d.ID)
+		l.index(d)
+		for _, k := range l.keys[d.ID] {
 			touched[k] = true
 		}
 	}
