@@ -5,6 +5,7 @@
 package reconcile
 
 import (
+	"bytes"
 	"cmp"
 	"crypto/sha256"
 	"encoding/hex"
@@ -656,11 +657,18 @@ type sightings struct {
 	set            map[string]map[string]bool
 	vendors, kinds map[string]int
 	ev             map[evKey]*Evidence
+
+	// Kept for the next device: describe's working memory, and the names
+	// of the subnets it found.
+	subnets map[string]bool
+	names   map[subnetKey]string
+	order   []evOrder
+	keyBuf  []byte
 }
 
 func newSightings() sightings {
 	return sightings{hosts: map[string]time.Time{}, ips: map[string]time.Time{}, set: map[string]map[string]bool{},
-		vendors: map[string]int{}, kinds: map[string]int{}, ev: map[evKey]*Evidence{}}
+		vendors: map[string]int{}, kinds: map[string]int{}, ev: map[evKey]*Evidence{}, subnets: map[string]bool{}, names: map[subnetKey]string{}}
 }
 
 // reset empties the sightings for the next device, keeping the memory of
@@ -671,18 +679,39 @@ func (a *sightings) reset() {
 		a.set[k] = emptied(m)
 	}
 	a.vendors, a.kinds, a.ev = emptied(a.vendors), emptied(a.kinds), emptied(a.ev)
+	a.subnets = emptied(a.subnets)
+	clear(a.order) // drop what the evidence pointed to
+	if cap(a.order) > 1024 {
+		a.order = nil
+	}
+	a.order = a.order[:0]
+	if cap(a.keyBuf) > 64<<10 {
+		a.keyBuf = nil
+	}
+	a.keyBuf = a.keyBuf[:0]
 }
 
-// emptied returns m emptied: cleared when it is small, a new map when it
-// is not. A cleared map keeps its capacity, and ranging over it costs that
+// emptied returns m emptied: cleared when it is not big, a new map when it
+// is. A cleared map keeps its capacity, and ranging over it costs that
 // capacity however few entries it holds: one device seen at a thousand
-// addresses would make every later device slow to describe.
+// addresses would make every later device slow to describe. Up to a few
+// hundred entries that cost is small, and less than making the map again
+// for the next device (a phone with randomised MACs has dozens of pieces
+// of evidence).
 func emptied[K comparable, V any](m map[K]V) map[K]V {
-	if len(m) > 32 {
+	if len(m) > 256 {
 		return make(map[K]V)
 	}
 	clear(m)
 	return m
+}
+
+// evOrder places a piece of evidence in a device's list: by first sighting,
+// then by what it says (its key, keyBuf[lo:hi], made once).
+type evOrder struct {
+	first  time.Time
+	lo, hi int
+	e      *Evidence
 }
 
 // evKey is what evidence merges on: the identifiers it tied (joined), the
@@ -729,33 +758,38 @@ func (a *sightings) describe(d *Device, subnets []netip.Prefix) {
 	d.IPs = latest(a.ips, 5)
 	d.Observers = keys(a.set["observer"])
 	d.Methods = keys(a.set["method"])
-	sns := map[string]bool{}
 	for ip := range a.ips {
-		if sn := subnetOf(ip, subnets); sn != "" {
-			sns[sn] = true
+		if sn := a.subnetOf(ip, subnets); sn != "" {
+			a.subnets[sn] = true
 		}
 	}
-	d.Subnets = keys(sns)
+	d.Subnets = keys(a.subnets)
 	d.SwitchPorts = keys(a.set["port"])
 	if v := top(a.vendors, 1); len(v) == 1 {
 		d.Vendor = v[0]
 	}
 	d.Kinds = top(a.kinds, 3)
-	// By first sighting, then by what it says (its key is made once).
-	type order struct {
-		first time.Time
-		key   string
-		e     *Evidence
-	}
-	byFirst := make([]order, 0, len(a.ev))
+	// By first sighting, then by what it says: the tied identifiers
+	// (joined by commas), outcome, method and observer, run together.
+	byFirst := a.order[:0]
 	for _, e := range a.ev {
-		byFirst = append(byFirst, order{e.FirstSeen, strings.Join(e.Tied, ",") + e.Outcome + e.Method + e.Observer, e})
+		lo := len(a.keyBuf)
+		for i, t := range e.Tied {
+			if i > 0 {
+				a.keyBuf = append(a.keyBuf, ',')
+			}
+			a.keyBuf = append(a.keyBuf, t...)
+		}
+		a.keyBuf = append(append(append(a.keyBuf, e.Outcome...), e.Method...), e.Observer...)
+		byFirst = append(byFirst, evOrder{e.FirstSeen, lo, len(a.keyBuf), e})
 	}
-	slices.SortFunc(byFirst, func(x, y order) int {
+	a.order = byFirst
+	keyBuf := a.keyBuf
+	slices.SortFunc(byFirst, func(x, y evOrder) int {
 		if c := x.first.Compare(y.first); c != 0 {
 			return c
 		}
-		return strings.Compare(x.key, y.key)
+		return bytes.Compare(keyBuf[x.lo:x.hi], keyBuf[y.lo:y.hi])
 	})
 	if len(byFirst) > 0 {
 		d.Evidence = make([]Evidence, 0, len(byFirst))
@@ -940,12 +974,20 @@ func top(m map[string]int, n int) []string {
 	return ks
 }
 
-// subnetOf locates ip in the most specific known prefix, else its /24 or
-// /64 marked as assumed.
-func subnetOf(ip string, known []netip.Prefix) string {
+// subnetName names a subnet: an assumed one is marked so.
+func subnetName(p netip.Prefix, assumed bool) string {
+	if assumed {
+		return p.String() + " (assumed)"
+	}
+	return p.String()
+}
+
+// subnetPrefix locates ip in the most specific known prefix, else in its
+// /24 or /64, assumed.
+func subnetPrefix(ip string, known []netip.Prefix) (p netip.Prefix, assumed, ok bool) {
 	a, err := netip.ParseAddr(ip)
 	if err != nil {
-		return ""
+		return p, false, false
 	}
 	a = a.Unmap()
 	best := netip.Prefix{}
@@ -955,12 +997,35 @@ func subnetOf(ip string, known []netip.Prefix) string {
 		}
 	}
 	if best.IsValid() {
-		return best.Masked().String()
+		return best.Masked(), false, true
 	}
 	bits := 24
 	if a.Is6() {
 		bits = 64
 	}
-	p, _ := a.Prefix(bits)
-	return p.String() + " (assumed)"
+	p, _ = a.Prefix(bits)
+	return p, true, true
+}
+
+// subnetOf names the subnet of ip (subnetPrefix), making each name once.
+func (a *sightings) subnetOf(ip string, known []netip.Prefix) string {
+	p, assumed, ok := subnetPrefix(ip, known)
+	if !ok {
+		return ""
+	}
+	k := subnetKey{p, assumed}
+	if n, ok := a.names[k]; ok {
+		return n
+	}
+	if len(a.names) >= 4096 {
+		clear(a.names)
+	}
+	n := subnetName(p, assumed)
+	a.names[k] = n
+	return n
+}
+
+type subnetKey struct {
+	p       netip.Prefix
+	assumed bool
 }
