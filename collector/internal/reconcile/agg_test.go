@@ -2,6 +2,7 @@ package reconcile
 
 import (
 	"fmt"
+	"math/rand/v2"
 	"reflect"
 	"slices"
 	"testing"
@@ -171,5 +172,49 @@ func TestSameKeys(t *testing.T) {
 				t.Errorf("sameKeys(keys of %d, device %d) = %v; want %v", i, j, got, want)
 			}
 		}
+	}
+}
+
+// TestKeyIndex: the key index gives, after any adds and removes, the
+// devices of each key sorted, as a map of sorted lists would.
+func TestKeyIndex(t *testing.T) {
+	x, want := newKeyIndex(), map[string][]string{}
+	r := rand.New(rand.NewPCG(7, 7))
+	for step := range 20000 {
+		k, id := fmt.Sprintf("m:%d", r.IntN(20)), fmt.Sprintf("d-%d", r.IntN(6))
+		if r.IntN(3) == 0 {
+			x.remove(k, id)
+			want[k] = slices.DeleteFunc(want[k], func(y string) bool { return y == id })
+		} else {
+			x.add(k, id)
+			if !slices.Contains(want[k], id) {
+				want[k] = append(want[k], id)
+				slices.Sort(want[k])
+			}
+		}
+		for _, k := range []string{k, "m:absent"} {
+			var got []string
+			x.each(k, func(id string) { got = append(got, id) })
+			if !slices.Equal(got, want[k]) {
+				t.Fatalf("step %d: devices of %s = %v; want %v", step, k, got, want[k])
+			}
+		}
+	}
+	for k, ids := range x.many {
+		if len(ids) < 2 {
+			t.Errorf("%s kept as a list of %d", k, len(ids))
+		}
+	}
+}
+
+// TestMatchKeysShareOneString: a device's keys are its serials, MACs and
+// hostnames with their prefixes, in that order.
+func TestMatchKeysShareOneString(t *testing.T) {
+	d := Device{Serials: []string{"sn1"}, MACs: []string{"00:11:22:33:44:55"}, Hostnames: []string{"pc-1", "h\x00x"}}
+	if got, want := matchKeys(&d), []string{"s:sn1", "m:00:11:22:33:44:55", "h:pc-1", "h:h\x00x"}; !slices.Equal(got, want) {
+		t.Errorf("matchKeys = %q; want %q", got, want)
+	}
+	if got := matchKeys(&Device{}); got != nil {
+		t.Errorf("matchKeys of a device without keys = %q", got)
 	}
 }

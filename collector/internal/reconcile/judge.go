@@ -291,9 +291,7 @@ func (e *Engine) findingsOf(ctx context.Context, l *live, in *judgeInputs, chang
 				addAsset(i)
 			}
 			if len(as) > 0 {
-				for _, id := range l.byKey[k] {
-					addDevice(id)
-				}
+				l.byKey.each(k, addDevice)
 			}
 		}
 	}

@@ -32,7 +32,7 @@ type live struct {
 	other   map[string]bool     // the open findings about software or a rule (neither a device nor an asset)
 	shadow  *shadowIndex        // the open unregistered-device findings in report order
 	keys    map[string][]string // device id -> its asset match keys
-	byKey   map[string][]string // asset match key -> device ids, sorted
+	byKey   keyIndex            // asset match key -> device ids
 	matched map[string]Device   // devices an asset matched at its last judgement, as last built
 
 	reg *registerState // the register as the last run judged it
@@ -46,18 +46,93 @@ var lives sync.Map // *store.DB -> *live
 // the insert) or that another collector stamped with a lagging clock.
 const overlap = 30 * time.Second
 
+// matchKeys are what an asset may match d by ("s:" serial, "m:" MAC,
+// "h:" hostname): substrings of one string, so a device's keys are two
+// objects for the garbage collector, whatever their number.
 func matchKeys(d *Device) []string {
-	var ks []string
-	for _, s := range d.Serials {
-		ks = append(ks, "s:"+s)
+	n, count := 0, 0
+	for _, vs := range [...][]string{d.Serials, d.MACs, d.Hostnames} {
+		for _, v := range vs {
+			n += 2 + len(v)
+			count++
+		}
 	}
-	for _, m := range d.MACs {
-		ks = append(ks, "m:"+m)
+	if count == 0 {
+		return nil
 	}
-	for _, h := range d.Hostnames {
-		ks = append(ks, "h:"+h)
+	var b strings.Builder
+	b.Grow(n)
+	for i, vs := range [...][]string{d.Serials, d.MACs, d.Hostnames} {
+		for _, v := range vs {
+			b.WriteString([...]string{"s:", "m:", "h:"}[i])
+			b.WriteString(v)
+		}
+	}
+	all, ks, at := b.String(), make([]string, 0, count), 0
+	for _, vs := range [...][]string{d.Serials, d.MACs, d.Hostnames} {
+		for _, v := range vs {
+			ks = append(ks, all[at:at+2+len(v)])
+			at += 2 + len(v)
+		}
 	}
 	return ks
+}
+
+// keyIndex holds the devices that have each asset match key, sorted: most
+// keys have one, kept without a list.
+type keyIndex struct {
+	one  map[string]string
+	many map[string][]string
+}
+
+func newKeyIndex() keyIndex { return keyIndex{one: map[string]string{}, many: map[string][]string{}} }
+
+// each calls f with the devices that have k.
+func (x keyIndex) each(k string, f func(id string)) {
+	if id, ok := x.one[k]; ok {
+		f(id)
+		return
+	}
+	for _, id := range x.many[k] {
+		f(id)
+	}
+}
+
+func (x keyIndex) add(k, id string) {
+	if o, ok := x.one[k]; ok {
+		if o != id {
+			delete(x.one, k)
+			x.many[k] = []string{min(o, id), max(o, id)}
+		}
+		return
+	}
+	ids, ok := x.many[k]
+	if !ok {
+		x.one[k] = id
+		return
+	}
+	if i, found := slices.BinarySearch(ids, id); !found {
+		x.many[k] = slices.Insert(ids, i, id)
+	}
+}
+
+func (x keyIndex) remove(k, id string) {
+	if o, ok := x.one[k]; ok {
+		if o == id {
+			delete(x.one, k)
+		}
+		return
+	}
+	ids := slices.DeleteFunc(x.many[k], func(y string) bool { return y == id })
+	switch len(ids) {
+	case 0:
+		delete(x.many, k)
+	case 1:
+		delete(x.many, k)
+		x.one[k] = ids[0]
+	default:
+		x.many[k] = ids
+	}
 }
 
 // sameKeys reports whether ks are matchKeys(d), without making them.
@@ -93,10 +168,7 @@ func assetKeys(a registry.Asset) []string {
 
 func (l *live) unindex(id string) {
 	for _, k := range l.keys[id] {
-		l.byKey[k] = slices.DeleteFunc(l.byKey[k], func(x string) bool { return x == id })
-		if len(l.byKey[k]) == 0 {
-			delete(l.byKey, k)
-		}
+		l.byKey.remove(k, id)
 	}
 	delete(l.keys, id)
 	delete(l.matched, id)
@@ -106,11 +178,7 @@ func (l *live) index(d *Device) {
 	ks := matchKeys(d)
 	l.keys[d.ID] = ks
 	for _, k := range ks {
-		ids := l.byKey[k]
-		i, found := slices.BinarySearch(ids, d.ID)
-		if !found {
-			l.byKey[k] = slices.Insert(ids, i, d.ID)
-		}
+		l.byKey.add(k, d.ID)
 	}
 }
 
@@ -316,7 +384,7 @@ const aggChunk = 500_000
 // back one by one (expand).
 func (e *Engine) rebuild(ctx context.Context, splits []Split) (*live, int, error) {
 	l := &live{inc: NewIncremental(splits), splitsKey: splitsKey(splits), done: map[string]bool{},
-		keys: map[string][]string{}, byKey: map[string][]string{}, matched: map[string]Device{}, other: map[string]bool{}, shadow: newShadowIndex()}
+		keys: map[string][]string{}, byKey: newKeyIndex(), matched: map[string]Device{}, other: map[string]bool{}, shadow: newShadowIndex()}
 	l.inc.lazy = true
 	spans, err := e.agentSpans(ctx)
 	if err != nil {
