@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"os"
 	"runtime"
+	"runtime/metrics"
 	"runtime/pprof"
 	"sort"
 	"strconv"
@@ -117,6 +118,8 @@ func TestBenchReconcile(t *testing.T) {
 
 	var shadow, page, pageStored, apply []time.Duration
 	var gcs uint32 // collections completed during the runs
+	var cpu []time.Duration
+	var gcSeconds float64
 	next := max(rows, have)
 	recv, err := db.Count(ctx, "SELECT toUInt64(max(received_at)) FROM observation_feed")
 	if err != nil {
@@ -169,18 +172,22 @@ func TestBenchReconcile(t *testing.T) {
 		}
 		var m0, m1 runtime.MemStats
 		runtime.ReadMemStats(&m0)
-		f0 := minorFaults()
+		p0, gc0 := readProcStat(), gcCPU()
 		st, err := e.Run(ctx, "bench")
 		if err != nil {
 			t.Fatal(err)
 		}
-		faults := minorFaults() - f0
+		p1, gc1 := readProcStat(), gcCPU()
 		runtime.ReadMemStats(&m1)
 		// What the run allocated, and whether the collector finished a
-		// cycle meanwhile (one still under way by the end is not counted).
-		fmt.Fprintf(os.Stderr, "run %d: allocated %d MiB; heap %d MiB of next goal %d MiB; collections %d; pages touched for the first time %d\n", i,
-			(m1.TotalAlloc-m0.TotalAlloc)>>20, m1.HeapAlloc>>20, m1.NextGC>>20, m1.NumGC-m0.NumGC, faults)
+		// cycle meanwhile (one still under way by the end is not counted);
+		// the CPU the process used (on every thread) and how much of it the
+		// garbage collector took.
+		fmt.Fprintf(os.Stderr, "run %d: allocated %d MiB; heap %d MiB of next goal %d MiB; collections %d; pages touched for the first time %d; CPU %.2f s, of it GC %.2f s\n", i,
+			(m1.TotalAlloc-m0.TotalAlloc)>>20, m1.HeapAlloc>>20, m1.NextGC>>20, m1.NumGC-m0.NumGC, p1.minflt-p0.minflt, p1.cpu-p0.cpu, gc1-gc0)
 		gcs += m1.NumGC - m0.NumGC
+		cpu = append(cpu, time.Duration((p1.cpu-p0.cpu)*float64(time.Second)))
+		gcSeconds += gc1 - gc0
 		if st.Full || st.New != int(fresh) {
 			t.Fatalf("run %d: %+v; want %d new observations applied incrementally", i, st, fresh)
 		}
@@ -195,20 +202,44 @@ func TestBenchReconcile(t *testing.T) {
 	say("reconcile_new_seconds_median", median(apply).Seconds())
 	say("reconcile_new_seconds_all", fmt.Sprint(apply))
 	say("collections_during_runs", gcs)
+	say("reconcile_new_cpu_seconds_median", median(cpu).Seconds())
+	say("gc_cpu_seconds_during_runs", gcSeconds)
 }
 
-// minorFaults is how many pages the process has touched for the first time
-// (minor page faults: field 10 of /proc/self/stat), 0 where unknown.
-func minorFaults() int64 {
+// procStat is what /proc/self/stat tells of the process: how many pages it
+// has touched for the first time (minor page faults) and the CPU seconds it
+// has used; zero where unknown.
+type procStat struct {
+	minflt int64
+	cpu    float64
+}
+
+func readProcStat() procStat {
 	b, _ := os.ReadFile("/proc/self/stat")
 	// The command name, in parentheses, may hold spaces: count after it.
+	// Fields 10, 14 and 15: minflt, utime and stime (in clock ticks of
+	// 1/100 s on Linux).
+	var st procStat
 	if i := strings.LastIndexByte(string(b), ')'); i >= 0 {
-		if f := strings.Fields(string(b[i+1:])); len(f) > 7 {
-			n, _ := strconv.ParseInt(f[7], 10, 64)
-			return n
+		if f := strings.Fields(string(b[i+1:])); len(f) > 12 {
+			st.minflt, _ = strconv.ParseInt(f[7], 10, 64)
+			ut, _ := strconv.ParseInt(f[11], 10, 64)
+			sy, _ := strconv.ParseInt(f[12], 10, 64)
+			st.cpu = float64(ut+sy) / 100
 		}
 	}
-	return 0
+	return st
+}
+
+// gcCPU is the CPU seconds the garbage collector has used (an estimate of
+// the runtime's).
+func gcCPU() float64 {
+	s := []metrics.Sample{{Name: "/cpu/classes/gc/total:cpu-seconds"}}
+	metrics.Read(s)
+	if s[0].Value.Kind() != metrics.KindFloat64 {
+		return 0
+	}
+	return s[0].Value.Float64()
 }
 
 // rssMiB is the process's resident memory (VmRSS), 0 where unknown.
