@@ -76,15 +76,23 @@ func (e *Engine) storedByID(ctx context.Context, ids []string) (map[string]*Stor
 
 // scanFinding reads a row of findingColumns.
 func scanFinding(rows driver.Rows) (*StoredFinding, error) {
-	var f StoredFinding
+	f := new(StoredFinding)
+	return f, scanFindingInto(rows, f)
+}
+
+// scanFindingInto reads a row of findingColumns into f, which it sets
+// whole.
+func scanFindingInto(rows driver.Rows, x *StoredFinding) error {
+	*x = StoredFinding{}
+	f := x
 	var count uint64
 	if err := rows.Scan(&f.ID, &f.Kind, &f.Subject, &f.State, &f.Severity, &f.Title, &f.Why, &f.FirstSeen, &f.LastSeen, &f.OpenedAt, &f.ResolvedAt,
 		&f.DeviceID, &f.AssetID, &f.SeenBy, &f.Methods, &f.Subnets, &f.SwitchPorts, &f.IPs, &f.MACs, &f.Hostnames, &f.Vendor, &f.Kinds, &count, &f.digest); err != nil {
-		return nil, err
+		return err
 	}
 	f.Count = int(count)
 	f.FirstSeen, f.LastSeen, f.OpenedAt, f.ResolvedAt = fromDB(f.FirstSeen), fromDB(f.LastSeen), fromDB(f.OpenedAt), fromDB(f.ResolvedAt)
-	return &f, nil
+	return nil
 }
 
 // storedWhere reads findings and acknowledgements with two constant
@@ -159,7 +167,8 @@ func (e *Engine) ListFindings(ctx context.Context, f FindingFilter) ([]StoredFin
 	return out, nil
 }
 
-// EachFinding calls fn with every finding the filter selects, with its
+// EachFinding calls fn with every finding the filter selects (the same
+// *StoredFinding each time, valid until fn returns), with its
 // effective state, in the order of the reports (kind, then last seen,
 // latest first, then id), as ClickHouse sends them: an export of a million
 // findings holds one at a time. The kind and the stored state are filtered
@@ -195,9 +204,11 @@ func (e *Engine) EachFinding(ctx context.Context, f FindingFilter, fn func(*Stor
 	q := "SELECT " + findingColumns + ` FROM findings FINAL WHERE (? = '' OR kind = ?) AND (? = '' OR state = ?)
 ORDER BY kind, last_seen DESC, finding_id`
 	now := e.now()
+	// One finding at a time: fn gets the same one, read anew, for each row
+	// (an export of a million findings then allocates no million structs).
+	x := new(StoredFinding)
 	return e.db.QueryEach(ctx, "findings", q, func(rows driver.Rows) error {
-		x, err := scanFinding(rows)
-		if err != nil {
+		if err := scanFindingInto(rows, x); err != nil {
 			return err
 		}
 		x.Ack = acks[x.ID]
