@@ -209,9 +209,12 @@ func TestDeliveryAfterOutage(t *testing.T) {
 			t.Errorf("collector got report %s, which was never spooled", id)
 		}
 	}
+	// The agent keeps collecting: it may have spooled a report after the
+	// spool was seen empty and before it was stopped. That one is not
+	// delivered yet, but kept for the next start, not lost.
 	ids := spooledIDs(logs.String())
-	if last := ids[len(ids)-1]; got[last] == 0 {
-		t.Errorf("the last spooled report %s never arrived", last)
+	if last := ids[len(ids)-1]; got[last] == 0 && a.spool.Stats().Records == 0 {
+		t.Errorf("the last spooled report %s never arrived, and the spool is empty", last)
 	}
 	t.Logf("%d reports spooled, %d distinct delivered (older inventories replaced while down), %d refusals while down",
 		len(ids), len(got), col.refused.Load())
