@@ -59,11 +59,32 @@ MSG
 
 port_in_use() { ss -Htln "sport = :$1" 2>/dev/null | grep -q . ; }
 
+# ephemeral_low is where the system's ephemeral ports (the local ports of
+# outgoing connections) begin. A server's ports stay below it: a test that
+# stops ClickHouse and starts it again on the same port could otherwise
+# find the port taken by one of its own outgoing connections meanwhile
+# (TestOutage failed so: "Address already in use" for a whole minute).
+ephemeral_low() {
+	local lo
+	lo=$(cut -f1 /proc/sys/net/ipv4/ip_local_port_range 2>/dev/null) ||
+		lo=$(sysctl -n net.inet.ip.portrange.first 2>/dev/null) || lo=32768
+	case $lo in '' | *[!0-9]*) lo=32768 ;; esac
+	echo "$lo"
+}
+
 pick_port() {
 	# A start point derived from the directory keeps restarts stable; step
-	# over ports that are taken (we need the port and port+1 for HTTP).
-	local p=$((20000 + $(printf '%s' "$dir" | cksum | cut -d' ' -f1) % 20000))
-	while port_in_use "$p" || port_in_use "$((p + 1))"; do p=$((p + 2)); done
+	# over ports that are taken (we need the port and port+1 for HTTP),
+	# within 10000 and the ephemeral ports.
+	local lo span p
+	lo=$(ephemeral_low)
+	span=$((lo - 10000 - 2))
+	if [ "$span" -lt 1000 ]; then span=20000; fi
+	p=$((10000 + $(printf '%s' "$dir" | cksum | cut -d' ' -f1) % span))
+	while port_in_use "$p" || port_in_use "$((p + 1))"; do
+		p=$((p + 2))
+		if [ "$p" -ge $((10000 + span)) ]; then p=10000; fi
+	done
 	echo "$p"
 }
 
