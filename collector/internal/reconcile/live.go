@@ -46,14 +46,28 @@ var lives sync.Map // *store.DB -> *live
 // the insert) or that another collector stamped with a lagging clock.
 const overlap = 30 * time.Second
 
-// matchKeys are what an asset may match d by ("s:" serial, "m:" MAC,
-// "h:" hostname): substrings of one string, so a device's keys are two
-// objects for the garbage collector, whatever their number.
+// keyPart is one kind of asset match key: its prefix and the device's
+// values.
+type keyPart struct {
+	prefix string
+	vs     []string
+}
+
+// keyParts are the kinds of key an asset may match d by, in order: "s:"
+// serial, "m:" MAC, "h:" hostname.
+func keyParts(d *Device) [3]keyPart {
+	return [3]keyPart{{"s:", d.Serials}, {"m:", d.MACs}, {"h:", d.Hostnames}}
+}
+
+// matchKeys are d's keys (keyParts): substrings of one string, so a
+// device's keys are two objects for the garbage collector, whatever their
+// number.
 func matchKeys(d *Device) []string {
+	parts := keyParts(d)
 	n, count := 0, 0
-	for _, vs := range [...][]string{d.Serials, d.MACs, d.Hostnames} {
-		for _, v := range vs {
-			n += 2 + len(v)
+	for _, p := range parts {
+		for _, v := range p.vs {
+			n += len(p.prefix) + len(v)
 			count++
 		}
 	}
@@ -62,18 +76,18 @@ func matchKeys(d *Device) []string {
 	}
 	var b strings.Builder
 	b.Grow(n)
-	for i, vs := range [...][]string{d.Serials, d.MACs, d.Hostnames} {
-		for _, v := range vs {
-			b.WriteString([...]string{"s:", "m:", "h:"}[i])
+	ends := make([]int, 0, count)
+	for _, p := range parts {
+		for _, v := range p.vs {
+			b.WriteString(p.prefix)
 			b.WriteString(v)
+			ends = append(ends, b.Len())
 		}
 	}
 	all, ks, at := b.String(), make([]string, 0, count), 0
-	for _, vs := range [...][]string{d.Serials, d.MACs, d.Hostnames} {
-		for _, v := range vs {
-			ks = append(ks, all[at:at+2+len(v)])
-			at += 2 + len(v)
-		}
+	for _, end := range ends {
+		ks = append(ks, all[at:end])
+		at = end
 	}
 	return ks
 }
@@ -138,12 +152,9 @@ func (x keyIndex) remove(k, id string) {
 // sameKeys reports whether ks are matchKeys(d), without making them.
 func sameKeys(ks []string, d *Device) bool {
 	i := 0
-	for _, part := range [...]struct {
-		prefix string
-		vs     []string
-	}{{"s:", d.Serials}, {"m:", d.MACs}, {"h:", d.Hostnames}} {
-		for _, v := range part.vs {
-			if i == len(ks) || len(ks[i]) != len(part.prefix)+len(v) || !strings.HasPrefix(ks[i], part.prefix) || ks[i][len(part.prefix):] != v {
+	for _, p := range keyParts(d) {
+		for _, v := range p.vs {
+			if i == len(ks) || len(ks[i]) != len(p.prefix)+len(v) || !strings.HasPrefix(ks[i], p.prefix) || ks[i][len(p.prefix):] != v {
 				return false
 			}
 			i++
@@ -180,6 +191,17 @@ func (l *live) index(d *Device) {
 	for _, k := range ks {
 		l.byKey.add(k, d.ID)
 	}
+}
+
+// reindex indexes a changed device anew. Most changes are new sightings of
+// the same device: its keys, and so the index, then stay as they were.
+func (l *live) reindex(d *Device) {
+	if ks, ok := l.keys[d.ID]; ok && sameKeys(ks, d) {
+		delete(l.matched, d.ID)
+		return
+	}
+	l.unindex(d.ID)
+	l.index(d)
 }
 
 func splitsKey(ss []Split) string {
@@ -737,14 +759,7 @@ func (e *Engine) Run(ctx context.Context, trigger string) (RunStats, error) {
 		for _, k := range l.keys[d.ID] {
 			touched[k] = true
 		}
-		if ks, ok := l.keys[d.ID]; ok && sameKeys(ks, d) {
-			// Most changes are new sightings of the same device: its
-			// keys, and so the index, stay as they were.
-			delete(l.matched, d.ID)
-			continue
-		}
-		l.unindex(d.ID)
-		l.index(d)
+		l.reindex(d)
 		for _, k := range l.keys[d.ID] {
 			touched[k] = true
 		}

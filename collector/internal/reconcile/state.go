@@ -82,9 +82,8 @@ func scanFinding(rows driver.Rows) (*StoredFinding, error) {
 
 // scanFindingInto reads a row of findingColumns into f, which it sets
 // whole.
-func scanFindingInto(rows driver.Rows, x *StoredFinding) error {
-	*x = StoredFinding{}
-	f := x
+func scanFindingInto(rows driver.Rows, f *StoredFinding) error {
+	*f = StoredFinding{}
 	var count uint64
 	if err := rows.Scan(&f.ID, &f.Kind, &f.Subject, &f.State, &f.Severity, &f.Title, &f.Why, &f.FirstSeen, &f.LastSeen, &f.OpenedAt, &f.ResolvedAt,
 		&f.DeviceID, &f.AssetID, &f.SeenBy, &f.Methods, &f.Subnets, &f.SwitchPorts, &f.IPs, &f.MACs, &f.Hostnames, &f.Vendor, &f.Kinds, &count, &f.digest); err != nil {
