@@ -173,31 +173,21 @@ start() {
 	fi
 	echo "$port" >"$dir/port"
 	write_config "$port"
-	local deadline=$((SECONDS + 60)) errs
-	while :; do
-		rm -f "$dir/pid"
-		errs=$(wc -l <"$dir/log/server.err.log" 2>/dev/null || echo 0)
-		# The server runs detached from the caller's terminal and session
-		# (setsid execs in place, so $! is the server's pid), which tells
-		# stop what to end.
-		# shellcheck disable=SC2086
-		(cd "$dir" && exec setsid $server --config-file="$dir/config.xml" \
-			</dev/null >>"$dir/log/stdout.log" 2>&1) &
-		echo $! >"$dir/pid"
-		until answers "$port" || ! pid_alive || [ $SECONDS -ge $deadline ]; do sleep 0.2; done
-		answers "$port" && break
-		# A restart on its port (a test that needs the same address) can
-		# find it taken for a moment by another program's connection:
-		# try again until the deadline rather than fail.
-		if ! pid_alive && [ $SECONDS -lt $deadline ] &&
-			tail -n +$((errs + 1)) "$dir/log/server.err.log" 2>/dev/null | grep -q 'Address already in use'; then
-			log "127.0.0.1:$port or $((port + 1)) is taken for now; starting again"
-			sleep 1
-			continue
+	rm -f "$dir/pid"
+	# The server runs detached from the caller's terminal and session (setsid
+	# execs in place, so $! is the server's pid), which tells stop what to end.
+	# shellcheck disable=SC2086
+	(cd "$dir" && exec setsid $server --config-file="$dir/config.xml" \
+		</dev/null >>"$dir/log/stdout.log" 2>&1) &
+	echo $! >"$dir/pid"
+	local deadline=$((SECONDS + 60))
+	until answers "$port"; do
+		if ! pid_alive || [ $SECONDS -ge $deadline ]; then
+			log "server did not come up on 127.0.0.1:$port; last log lines:"
+			tail -n 20 "$dir/log/server.err.log" "$dir/log/stdout.log" >&2 2>/dev/null || true
+			exit 1
 		fi
-		log "server did not come up on 127.0.0.1:$port; last log lines:"
-		tail -n 20 "$dir/log/server.err.log" "$dir/log/stdout.log" >&2 2>/dev/null || true
-		exit 1
+		sleep 0.2
 	done
 	log "running on 127.0.0.1:$port (data in $dir)"
 	echo "127.0.0.1:$port"
