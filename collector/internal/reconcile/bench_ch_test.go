@@ -92,7 +92,7 @@ func TestBenchReconcile(t *testing.T) {
 	// What reconciliation wrote in an earlier run of the benchmark goes:
 	// each build writes every device and finding again, and versions piling
 	// up from run to run would give ClickHouse more to merge each time.
-	for _, table := range []string{"device_current", "findings", "finding_acks", "reconcile_runs", "alert_log"} {
+	for _, table := range []string{"device_current", "device_parts", "findings", "finding_acks", "reconcile_runs", "alert_log"} {
 		if err := db.Exec(ctx, "TRUNCATE TABLE "+table); err != nil {
 			t.Fatal(err)
 		}

@@ -8,8 +8,8 @@ import (
 )
 
 // The JSON of a device's identifiers and evidence, as encoding/json writes
-// it, without its reflection: a run writes the devices it changed, each
-// with its evidence, and encoding them was a tenth of a run's work.
+// it, without its reflection: a run writes the parts of the devices it
+// changed (device_parts), and encoding them was a tenth of its work.
 
 // appendJSONArray appends json.Marshal(xs) for xs whose elements elem
 // appends: null for a nil slice.
@@ -27,29 +27,25 @@ func appendJSONArray[T any](b []byte, xs []T, elem func([]byte, *T) []byte) []by
 	return append(b, ']')
 }
 
-// appendIdentifiersJSON appends json.Marshal(ids).
-func appendIdentifiersJSON(b []byte, ids []Identifier) []byte {
-	return appendJSONArray(b, ids, func(b []byte, x *Identifier) []byte {
-		b = appendJSONString(append(b, `{"id":`...), x.ID)
-		b = appendJSONTime(append(b, `,"first_seen":`...), x.FirstSeen)
-		b = appendJSONTime(append(b, `,"last_seen":`...), x.LastSeen)
-		return append(b, '}')
-	})
+// appendIdentifierJSON appends json.Marshal(x).
+func appendIdentifierJSON(b []byte, x *Identifier) []byte {
+	b = appendJSONString(append(b, `{"id":`...), x.ID)
+	b = appendJSONTime(append(b, `,"first_seen":`...), x.FirstSeen)
+	b = appendJSONTime(append(b, `,"last_seen":`...), x.LastSeen)
+	return append(b, '}')
 }
 
-// appendEvidenceJSON appends json.Marshal(ev).
-func appendEvidenceJSON(b []byte, ev []Evidence) []byte {
-	return appendJSONArray(b, ev, func(b []byte, e *Evidence) []byte {
-		b = appendJSONArray(append(b, `{"tied":`...), e.Tied, func(b []byte, s *string) []byte { return appendJSONString(b, *s) })
-		b = appendJSONString(append(b, `,"outcome":`...), e.Outcome)
-		b = appendJSONString(append(b, `,"method":`...), e.Method)
-		b = appendJSONString(append(b, `,"observer":`...), e.Observer)
-		b = appendJSONString(append(b, `,"ref":`...), e.Ref)
-		b = appendJSONTime(append(b, `,"first_seen":`...), e.FirstSeen)
-		b = appendJSONTime(append(b, `,"last_seen":`...), e.LastSeen)
-		b = strconv.AppendInt(append(b, `,"count":`...), int64(e.Count), 10)
-		return append(b, '}')
-	})
+// appendEvidenceItemJSON appends json.Marshal(e).
+func appendEvidenceItemJSON(b []byte, e *Evidence) []byte {
+	b = appendJSONArray(append(b, `{"tied":`...), e.Tied, func(b []byte, s *string) []byte { return appendJSONString(b, *s) })
+	b = appendJSONString(append(b, `,"outcome":`...), e.Outcome)
+	b = appendJSONString(append(b, `,"method":`...), e.Method)
+	b = appendJSONString(append(b, `,"observer":`...), e.Observer)
+	b = appendJSONString(append(b, `,"ref":`...), e.Ref)
+	b = appendJSONTime(append(b, `,"first_seen":`...), e.FirstSeen)
+	b = appendJSONTime(append(b, `,"last_seen":`...), e.LastSeen)
+	b = strconv.AppendInt(append(b, `,"count":`...), int64(e.Count), 10)
+	return append(b, '}')
 }
 
 // jsonTimeOK reports whether t encodes as appendJSONTime writes it:
@@ -116,25 +112,31 @@ func appendJSONString(b []byte, s string) []byte {
 	return append(append(b, s[start:]...), '"')
 }
 
-// deviceJSON is the identifiers and evidence columns of d, written into
-// buf (reused).
-func deviceJSON(buf []byte, d *Device) (ids, ev string, _ []byte) {
-	ok := true
-	for i := range d.Identifiers {
-		ok = ok && jsonTimeOK(d.Identifiers[i].FirstSeen) && jsonTimeOK(d.Identifiers[i].LastSeen)
+// identifierJSON appends json.Marshal(x) to buf; ok is false when
+// encoding/json refuses x (a time it cannot write).
+func identifierJSON(buf []byte, x *Identifier) (_ []byte, ok bool) {
+	if !jsonTimeOK(x.FirstSeen) || !jsonTimeOK(x.LastSeen) {
+		return marshalInto(buf, x)
 	}
-	for i := range d.Evidence {
-		ok = ok && jsonTimeOK(d.Evidence[i].FirstSeen) && jsonTimeOK(d.Evidence[i].LastSeen)
+	return appendIdentifierJSON(buf, x), true
+}
+
+// evidenceJSON appends json.Marshal(e) to buf; ok is false when
+// encoding/json refuses e (a time it cannot write).
+func evidenceJSON(buf []byte, e *Evidence) (_ []byte, ok bool) {
+	if !jsonTimeOK(e.FirstSeen) || !jsonTimeOK(e.LastSeen) {
+		return marshalInto(buf, e)
 	}
-	if !ok {
-		// What encoding/json does with such a time (it refuses it): the
-		// column as it was always written then.
-		x, _ := json.Marshal(d.Identifiers)
-		y, _ := json.Marshal(d.Evidence)
-		return string(x), string(y), buf
+	return appendEvidenceItemJSON(buf, e), true
+}
+
+// marshalInto appends json.Marshal(v) to buf, for what the appenders above
+// do not write as encoding/json does (a time it refuses, or one whose zone
+// offset has seconds).
+func marshalInto(buf []byte, v any) ([]byte, bool) {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return buf, false
 	}
-	buf = appendIdentifiersJSON(buf[:0], d.Identifiers)
-	ids = string(buf)
-	buf = appendEvidenceJSON(buf[:0], d.Evidence)
-	return ids, string(buf), buf
+	return append(buf, b...), true
 }

@@ -7,10 +7,11 @@ import (
 	"time"
 )
 
-// TestDeviceJSONIsEncodingJSON: the identifiers and evidence columns come
-// out byte for byte as json.Marshal writes them, on random devices whose
-// strings hold what must be escaped (quotes, control and HTML characters,
-// invalid UTF-8, U+2028), and with times it refuses.
+// TestDeviceJSONIsEncodingJSON: each identifier and piece of evidence of
+// a device (a row of device_parts) comes out byte for byte as json.Marshal
+// writes it, on random devices whose strings hold what must be escaped
+// (quotes, control and HTML characters, invalid UTF-8, U+2028); a time it
+// refuses is refused.
 func TestDeviceJSONIsEncodingJSON(t *testing.T) {
 	rng := rand.New(rand.NewPCG(3, 5))
 	pieces := []string{"a", "mac:00:1b", " ", `"`, `\`, "<", ">", "&", "\x00", "\x1f", "\b", "\f", "\n", "\r", "\t", "\x7f",
@@ -55,18 +56,33 @@ func TestDeviceJSONIsEncodingJSON(t *testing.T) {
 				d.Evidence = append(d.Evidence, e)
 			}
 		}
-		x, errIDs := json.Marshal(d.Identifiers)
-		y, errEv := json.Marshal(d.Evidence)
-		if errIDs != nil || errEv != nil {
-			refused++
+		for i := range d.Identifiers {
+			x, err := json.Marshal(d.Identifiers[i])
+			var ok bool
+			buf, ok = identifierJSON(buf[:0], &d.Identifiers[i])
+			if ok != (err == nil) || ok && string(buf) != string(x) {
+				t.Fatalf("identifierJSON(%+v) = %s, %v; want %s, %v", d.Identifiers[i], buf, ok, x, err)
+			}
+			refused += boolInt(!ok)
 		}
-		var ids, ev string
-		ids, ev, buf = deviceJSON(buf, &d)
-		if ids != string(x) || ev != string(y) {
-			t.Fatalf("deviceJSON(%+v) =\n%s\n%s\nwant\n%s\n%s", d, ids, ev, x, y)
+		for i := range d.Evidence {
+			x, err := json.Marshal(d.Evidence[i])
+			var ok bool
+			buf, ok = evidenceJSON(buf[:0], &d.Evidence[i])
+			if ok != (err == nil) || ok && string(buf) != string(x) {
+				t.Fatalf("evidenceJSON(%+v) = %s, %v; want %s, %v", d.Evidence[i], buf, ok, x, err)
+			}
+			refused += boolInt(!ok)
 		}
 	}
 	if refused == 0 {
 		t.Error("no device had a time json.Marshal refuses: the fallback went untested")
 	}
+}
+
+func boolInt(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
 }

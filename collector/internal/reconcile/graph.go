@@ -745,12 +745,7 @@ func (a *sightings) describe(d *Device, subnets []netip.Prefix) {
 			d.Agents = append(d.Agents, v)
 		}
 	}
-	slices.SortFunc(d.Identifiers, func(x, y Identifier) int {
-		if c := cmp.Compare(rank(x.ID), rank(y.ID)); c != 0 {
-			return c
-		}
-		return strings.Compare(x.ID, y.ID)
-	})
+	slices.SortFunc(d.Identifiers, compareIdentifiers)
 	sort.Strings(d.MACs)
 	sort.Strings(d.Serials)
 	sort.Strings(d.Agents)
@@ -774,23 +769,11 @@ func (a *sightings) describe(d *Device, subnets []netip.Prefix) {
 	byFirst := a.order[:0]
 	for _, e := range a.ev {
 		lo := len(a.keyBuf)
-		for i, t := range e.Tied {
-			if i > 0 {
-				a.keyBuf = append(a.keyBuf, ',')
-			}
-			a.keyBuf = append(a.keyBuf, t...)
-		}
-		a.keyBuf = append(append(append(a.keyBuf, e.Outcome...), e.Method...), e.Observer...)
+		a.keyBuf = appendEvidenceKey(a.keyBuf, e)
 		byFirst = append(byFirst, evOrder{e.FirstSeen, lo, len(a.keyBuf), e})
 	}
 	a.order = byFirst
-	keyBuf := a.keyBuf
-	slices.SortFunc(byFirst, func(x, y evOrder) int {
-		if c := x.first.Compare(y.first); c != 0 {
-			return c
-		}
-		return bytes.Compare(keyBuf[x.lo:x.hi], keyBuf[y.lo:y.hi])
-	})
+	sortEvidence(byFirst, a.keyBuf)
 	if len(byFirst) > 0 {
 		d.Evidence = make([]Evidence, 0, len(byFirst))
 	}
@@ -800,6 +783,37 @@ func (a *sightings) describe(d *Device, subnets []netip.Prefix) {
 	if len(d.Evidence) > maxEvidence {
 		d.Evidence = d.Evidence[len(d.Evidence)-maxEvidence:]
 	}
+}
+
+// appendEvidenceKey appends what evidence is ordered by after its first
+// sighting: the tied identifiers (joined by commas), outcome, method and
+// observer, run together.
+func appendEvidenceKey(b []byte, e *Evidence) []byte {
+	for i, t := range e.Tied {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = append(b, t...)
+	}
+	return append(append(append(b, e.Outcome...), e.Method...), e.Observer...)
+}
+
+// sortEvidence sorts evidence by first sighting, then by key (keyBuf[lo:hi]).
+func sortEvidence(order []evOrder, keyBuf []byte) {
+	slices.SortFunc(order, func(x, y evOrder) int {
+		if c := x.first.Compare(y.first); c != 0 {
+			return c
+		}
+		return bytes.Compare(keyBuf[x.lo:x.hi], keyBuf[y.lo:y.hi])
+	})
+}
+
+// compareIdentifiers orders a device's identifiers: by rank, then by id.
+func compareIdentifiers(x, y Identifier) int {
+	if c := cmp.Compare(rank(x.ID), rank(y.ID)); c != 0 {
+		return c
+	}
+	return strings.Compare(x.ID, y.ID)
 }
 
 type acc struct {

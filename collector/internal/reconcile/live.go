@@ -32,6 +32,7 @@ type live struct {
 	other   map[string]bool     // the open findings about software or a rule (neither a device nor an asset)
 	shadow  *shadowIndex        // the open unregistered-device findings in report order
 	keys    map[string][]string // device id -> its asset match keys
+	parts   map[string][]uint64 // device id -> the hashes of its parts in device_parts, sorted
 	byKey   keyIndex            // asset match key -> device ids
 	matched map[string]Device   // devices an asset matched at its last judgement, as last built
 
@@ -405,7 +406,7 @@ const aggChunk = 500_000
 // observations that held them and observations with only them are read
 // back one by one (expand).
 func (e *Engine) rebuild(ctx context.Context, splits []Split) (*live, int, error) {
-	l := &live{inc: NewIncremental(splits), splitsKey: splitsKey(splits), done: map[string]bool{},
+	l := &live{inc: NewIncremental(splits), splitsKey: splitsKey(splits), done: map[string]bool{}, parts: map[string][]uint64{},
 		keys: map[string][]string{}, byKey: newKeyIndex(), matched: map[string]Device{}, other: map[string]bool{}, shadow: newShadowIndex()}
 	l.inc.lazy = true
 	spans, err := e.agentSpans(ctx)
@@ -726,19 +727,29 @@ func (e *Engine) Run(ctx context.Context, trigger string) (RunStats, error) {
 	// The devices are written as they are built, and while the findings
 	// are judged: ClickHouse takes the inserts on one processor while this
 	// one works, and a build of every device never holds them all whole.
-	batches := make(chan [][]any, 1)
+	batches := make(chan deviceBatch, 1)
 	stored := make(chan error, 1)
+	full := st.Full
 	go func() {
 		var err error
-		for rows := range batches {
+		for b := range batches {
 			if err == nil {
-				err = e.db.InsertRows(ctx, deviceInsert, rows)
+				err = e.db.InsertRows(ctx, deviceInsert, b.devices)
 			}
+			if err == nil {
+				err = b.parts.insert(ctx, e.db)
+			}
+		}
+		if err == nil && full {
+			err = e.db.Exec(ctx, stalePartsDeleted, gen, gen)
 		}
 		stored <- err
 	}()
-	changed, gone := l.inc.ChangesEach(deviceChunk, func(ds []Device) { batches <- deviceRows(gen, ds) })
-	batches <- goneRows(gen, gone)
+	pw := &partWriter{gen: gen}
+	changed, gone := l.inc.ChangesEach(deviceChunk, func(ds []Device) {
+		batches <- deviceBatch{deviceRows(gen, ds), l.partRows(pw, ds)}
+	})
+	batches <- deviceBatch{goneRows(gen, gone), l.goneParts(gen, gone)}
 	close(batches)
 	tChanges := time.Since(clock)
 	st.Generation, st.Observations, st.Devices = gen, l.inc.Observations(), len(l.inc.rootOf)
@@ -802,16 +813,21 @@ const deviceChunk = 50_000
 const deviceInsert = `INSERT INTO device_current (device_id, version, deleted, first_seen, last_seen, hostnames, vendor, kinds, ips, macs,
 serials, agents, observers, methods, subnets, switch_ports, anonymous, observations, identifiers, evidence)`
 
-// deviceRows are the rows of devices that changed.
+// deviceBatch is what a run writes of some devices: their device_current
+// and device_parts rows.
+type deviceBatch struct {
+	devices [][]any
+	parts   *partCols
+}
+
+// deviceRows are the rows of devices that changed. Their identifiers and
+// evidence are in device_parts: the columns of that name stay empty.
 func deviceRows(gen uint64, ds []Device) [][]any {
 	rows := make([][]any, 0, len(ds))
-	var buf []byte
 	for i := range ds {
 		d := &ds[i]
-		var ids, ev string
-		ids, ev, buf = deviceJSON(buf, d)
 		rows = append(rows, []any{d.ID, gen, uint8(0), dbTime(d.FirstSeen), dbTime(d.LastSeen), nn(d.Hostnames), d.Vendor, nn(d.Kinds), nn(d.IPs), nn(d.MACs),
-			nn(d.Serials), nn(d.Agents), nn(d.Observers), nn(d.Methods), nn(d.Subnets), nn(d.SwitchPorts), boolU8(d.Anonymous), uint64(d.Observations), ids, ev})
+			nn(d.Serials), nn(d.Agents), nn(d.Observers), nn(d.Methods), nn(d.Subnets), nn(d.SwitchPorts), boolU8(d.Anonymous), uint64(d.Observations), "", ""})
 	}
 	return rows
 }
@@ -822,7 +838,7 @@ func goneRows(gen uint64, gone []string) [][]any {
 	epoch := dbTime(time.Time{})
 	for _, id := range gone {
 		rows = append(rows, []any{id, gen, uint8(1), epoch, epoch, []string{}, "", []string{}, []string{}, []string{},
-			[]string{}, []string{}, []string{}, []string{}, []string{}, []string{}, uint8(0), uint64(0), "[]", "[]"})
+			[]string{}, []string{}, []string{}, []string{}, []string{}, []string{}, uint8(0), uint64(0), "", ""})
 	}
 	return rows
 }

@@ -76,4 +76,26 @@ via, port, open_ports, rtt_us, kinds, kind_reasons, evidence_keys, evidence_valu
 	if n, err := db.Count(ctx, "SELECT count() FROM device_current FINAL WHERE deleted = 0"); err != nil || n != 2 {
 		t.Errorf("device_current holds %d current devices, %v; want 2", n, err)
 	}
+
+	// The host's agent reports one serial on both MACs: the two devices
+	// are one, and the parts of the one merged away are deleted.
+	agent := func(rep, mac string) []any {
+		r := row(rep, "self", "", mac, "", "", "", "")
+		r[13] = "5CD1234XYZ"
+		return r
+	}
+	if err := db.InsertRows(ctx, ins, [][]any{agent("r4", "00:1b:21:00:00:09"), agent("r5", "00:1b:21:00:00:10")}); err != nil {
+		t.Fatal(err)
+	}
+	if st, err = e.Run(ctx, "test"); err != nil || st.Full || st.Devices != 1 {
+		t.Fatalf("after the agent's report %+v, %v: want one device, by an incremental run", st, err)
+	}
+	orphanParts(t, e)
+	devs, err := e.Devices(ctx)
+	if err != nil || len(devs) != 1 {
+		t.Fatalf("devices %+v, %v", devs, err)
+	}
+	if d, err = e.Explain(ctx, devs[0].ID); err != nil || len(d.Identifiers) != 3 || len(d.Evidence) < 3 {
+		t.Fatalf("explain %+v, %v: want both MACs and the serial, with their evidence", d, err)
+	}
 }

@@ -11,7 +11,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 	"github.com/umbrasec/umbra/collector/internal/registry"
 	"github.com/umbrasec/umbra/collector/internal/store/storetest"
 )
@@ -33,18 +32,29 @@ FROM (SELECT number * 20 + ? AS d FROM system.numbers LIMIT ?)`
 // evidence.
 func storedDevices(t testing.TB, e *Engine) []Device {
 	t.Helper()
-	var out []Device
-	err := e.db.QueryEach(context.Background(), "devices", "SELECT "+deviceColumns+" FROM device_current FINAL ORDER BY device_id", func(rows driver.Rows) error {
-		d, ok, err := scanDevice(rows, true)
-		if ok {
-			out = append(out, d)
-		}
-		return err
-	})
+	out, err := e.Devices(context.Background())
 	if err != nil {
 		t.Fatal(err)
 	}
+	byID := map[string]*Device{}
+	for i := range out {
+		byID[out[i].ID] = &out[i]
+	}
+	if err := e.withParts(context.Background(), byID, ""); err != nil {
+		t.Fatal(err)
+	}
 	return out
+}
+
+// orphanParts fails t if device_parts holds parts of a device that is not
+// current (gone, merged into another).
+func orphanParts(t testing.TB, e *Engine) {
+	t.Helper()
+	n, err := e.db.Count(context.Background(), `SELECT count() FROM device_parts FINAL WHERE deleted = 0
+AND device_id NOT IN (SELECT device_id FROM device_current FINAL WHERE deleted = 0)`)
+	if err != nil || n != 0 {
+		t.Fatalf("device_parts holds %d parts of devices that are not current, %v; want none", n, err)
+	}
 }
 
 // findingStates summarises every stored finding: id, state, digest.
@@ -214,7 +224,15 @@ FROM observations WHERE report_id IN (SELECT report_id FROM observations GROUP B
 		t.Errorf("shadow page from the live state: %d of %d; from the findings table: %d of %d; they differ or are empty", len(live), n1, len(stored), n2)
 	}
 
-	// A rebuild from every observation agrees, and writes no finding.
+	orphanParts(t, e)
+
+	// A rebuild from every observation agrees, and writes no finding. A
+	// part stored before it that it does not write again (here, one
+	// planted for a device) is deleted.
+	if err := e.db.InsertColumns(ctx, partInsert, 1, []string{incDevs[0].ID}, []uint64{12345}, []uint64{1}, []uint8{0}, []uint8{partEvidence},
+		[]string{`{"tied":["mac:planted"],"outcome":"seen","method":"arp","observer":"o","ref":"r","first_seen":"2026-01-01T00:00:00Z","last_seen":"2026-01-01T00:00:00Z","count":1}`}); err != nil {
+		t.Fatal(err)
+	}
 	lives.Delete(db)
 	st, err := e.Run(ctx, "test")
 	if err != nil {
@@ -227,6 +245,7 @@ FROM observations WHERE report_id IN (SELECT report_id FROM observations GROUP B
 	if got, want := devicesJSON(t, incDevs), devicesJSON(t, storedDevices(t, e)); got != want {
 		t.Fatalf("incremental runs and a rebuild store different devices: %s", firstDiff(got, want))
 	}
+	orphanParts(t, e)
 	if got, want := findingStates(t, e), incFindings; fmt.Sprint(got) != fmt.Sprint(want) {
 		t.Fatalf("the rebuild changed the findings:\n%v\nwant\n%v", got, want)
 	}

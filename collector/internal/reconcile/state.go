@@ -2,7 +2,6 @@ package reconcile
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"slices"
@@ -358,28 +357,21 @@ func (e *Engine) Acknowledge(ctx context.Context, actor registry.Actor, id, reas
 	return e.audit(ctx, actor, "finding.ack", id, detail)
 }
 
+// deviceColumns are device_current's columns but identifiers and evidence
+// (which are in device_parts).
 const deviceColumns = `device_id, deleted, first_seen, last_seen, hostnames, vendor, kinds, ips, macs, serials, agents, observers,
-methods, subnets, switch_ports, anonymous, observations, identifiers, evidence`
+methods, subnets, switch_ports, anonymous, observations`
 
-func scanDevice(rows driver.Rows, full bool) (Device, bool, error) {
+func scanDevice(rows driver.Rows) (Device, bool, error) {
 	var d Device
 	var del, anon uint8
 	var n uint64
-	var ids, ev string
 	if err := rows.Scan(&d.ID, &del, &d.FirstSeen, &d.LastSeen, &d.Hostnames, &d.Vendor, &d.Kinds, &d.IPs, &d.MACs, &d.Serials, &d.Agents, &d.Observers,
-		&d.Methods, &d.Subnets, &d.SwitchPorts, &anon, &n, &ids, &ev); err != nil {
+		&d.Methods, &d.Subnets, &d.SwitchPorts, &anon, &n); err != nil {
 		return d, false, err
 	}
 	d.Anonymous, d.Observations = anon == 1, int(n)
 	d.FirstSeen, d.LastSeen = fromDB(d.FirstSeen), fromDB(d.LastSeen)
-	if full {
-		if err := json.Unmarshal([]byte(ids), &d.Identifiers); err != nil {
-			return d, false, fmt.Errorf("device %s identifiers: %w", d.ID, err)
-		}
-		if err := json.Unmarshal([]byte(ev), &d.Evidence); err != nil {
-			return d, false, fmt.Errorf("device %s evidence: %w", d.ID, err)
-		}
-	}
 	return d, del == 0, nil
 }
 
@@ -387,7 +379,7 @@ func scanDevice(rows driver.Rows, full bool) (Device, bool, error) {
 func (e *Engine) Devices(ctx context.Context) ([]Device, error) {
 	out := []Device{}
 	err := e.db.QueryEach(ctx, "devices", "SELECT "+deviceColumns+" FROM device_current FINAL ORDER BY device_id", func(rows driver.Rows) error {
-		d, ok, err := scanDevice(rows, false)
+		d, ok, err := scanDevice(rows)
 		if ok {
 			out = append(out, d)
 		}
@@ -402,7 +394,7 @@ func (e *Engine) Explain(ctx context.Context, id string) (Device, error) {
 	var d Device
 	found := false
 	err := e.db.QueryEach(ctx, "device", "SELECT "+deviceColumns+" FROM device_current FINAL WHERE device_id = ?", func(rows driver.Rows) error {
-		x, ok, err := scanDevice(rows, true)
+		x, ok, err := scanDevice(rows)
 		if ok {
 			d, found = x, true
 		}
@@ -413,6 +405,9 @@ func (e *Engine) Explain(ctx context.Context, id string) (Device, error) {
 	}
 	if !found {
 		return Device{}, fmt.Errorf("device %s: %w", id, ErrNotFound)
+	}
+	if err := e.withParts(ctx, map[string]*Device{id: &d}, " AND device_id = ?", id); err != nil {
+		return Device{}, err
 	}
 	return d, nil
 }

@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"fmt"
+	"reflect"
 
 	"github.com/ClickHouse/clickhouse-go/v2"
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
@@ -23,6 +24,35 @@ func (db *DB) InsertRows(ctx context.Context, insert string, rows [][]any) error
 	}
 	if err := db.insertRows(ctx, insert, rows); err != nil {
 		return fmt.Errorf("writing %d rows: %w", len(rows), err)
+	}
+	return nil
+}
+
+// InsertColumns writes one batch given column by column: each of cols is
+// a typed slice ([]string, []uint64, []uint8, …) of n values, the
+// insert's columns in order, appended whole instead of a []any per row
+// converted value by value.
+func (db *DB) InsertColumns(ctx context.Context, insert string, n int, cols ...any) error {
+	if n == 0 {
+		return nil
+	}
+	for i, c := range cols {
+		if v := reflect.ValueOf(c); v.Kind() != reflect.Slice || v.Len() != n {
+			return fmt.Errorf("writing %d rows: %w: column %d is not a slice of %d values", n, ErrInsert, i, n)
+		}
+	}
+	b, err := db.conn.PrepareBatch(ctx, insert)
+	if err != nil {
+		return fmt.Errorf("writing %d rows: %w", n, classifyInsert(err))
+	}
+	for i, c := range cols {
+		if err := b.Column(i).Append(c); err != nil {
+			_ = b.Abort()
+			return fmt.Errorf("writing %d rows: %w: column %d: %w", n, ErrInsert, i, err)
+		}
+	}
+	if err := b.Send(); err != nil {
+		return fmt.Errorf("writing %d rows: %w", n, classifyInsert(err))
 	}
 	return nil
 }
