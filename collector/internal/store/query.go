@@ -31,13 +31,16 @@ func (db *DB) InsertRows(ctx context.Context, insert string, rows [][]any) error
 // InsertColumns writes one batch given column by column: each of cols is
 // a typed slice ([]string, []uint64, []uint8, …) of n values, the
 // insert's columns in order, appended whole instead of a []any per row
-// converted value by value.
+// converted value by value. They are sent columnChunk rows a block: one
+// block of a build's millions of rows would pass ClickHouse's memory limit
+// for a query.
 func (db *DB) InsertColumns(ctx context.Context, insert string, n int, cols ...any) error {
 	if n == 0 {
 		return nil
 	}
+	vs := make([]reflect.Value, len(cols))
 	for i, c := range cols {
-		if v := reflect.ValueOf(c); v.Kind() != reflect.Slice || v.Len() != n {
+		if vs[i] = reflect.ValueOf(c); vs[i].Kind() != reflect.Slice || vs[i].Len() != n {
 			return fmt.Errorf("writing %d rows: %w: column %d is not a slice of %d values", n, ErrInsert, i, n)
 		}
 	}
@@ -45,10 +48,23 @@ func (db *DB) InsertColumns(ctx context.Context, insert string, n int, cols ...a
 	if err != nil {
 		return fmt.Errorf("writing %d rows: %w", n, classifyInsert(err))
 	}
-	for i, c := range cols {
-		if err := b.Column(i).Append(c); err != nil {
-			_ = b.Abort()
-			return fmt.Errorf("writing %d rows: %w: column %d: %w", n, ErrInsert, i, err)
+	for lo := 0; lo < n; lo += columnChunk {
+		hi := min(n, lo+columnChunk)
+		for i, v := range vs {
+			c := cols[i]
+			if lo > 0 || hi < n {
+				c = v.Slice(lo, hi).Interface()
+			}
+			if err := b.Column(i).Append(c); err != nil {
+				_ = b.Abort()
+				return fmt.Errorf("writing %d rows: %w: column %d: %w", n, ErrInsert, i, err)
+			}
+		}
+		if hi < n {
+			if err := b.Flush(); err != nil {
+				_ = b.Abort()
+				return fmt.Errorf("writing %d rows: %w", n, classifyInsert(err))
+			}
 		}
 	}
 	if err := b.Send(); err != nil {
