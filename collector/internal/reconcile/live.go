@@ -734,7 +734,7 @@ func (e *Engine) Run(ctx context.Context, trigger string) (RunStats, error) {
 		var err error
 		for b := range batches {
 			if err == nil {
-				err = e.db.InsertRows(ctx, deviceInsert, b.devices)
+				err = b.devices.insert(ctx, e.db)
 			}
 			if err == nil {
 				err = b.parts.insert(ctx, e.db)
@@ -816,29 +816,56 @@ serials, agents, observers, methods, subnets, switch_ports, anonymous, observati
 // deviceBatch is what a run writes of some devices: their device_current
 // and device_parts rows.
 type deviceBatch struct {
-	devices [][]any
+	devices *deviceCols
 	parts   *partCols
 }
 
-// deviceRows are the rows of devices that changed. Their identifiers and
-// evidence are in device_parts: the columns of that name stay empty.
-func deviceRows(gen uint64, ds []Device) [][]any {
-	rows := make([][]any, 0, len(ds))
+// deviceCols are device_current rows, column by column (deviceInsert's
+// order): one typed slice a column, appended whole, instead of a []any per
+// row that the driver converts value by value. The identifiers and
+// evidence columns stay empty: they are in device_parts.
+type deviceCols struct {
+	ids, vendor, empty []string
+	vers, obs          []uint64
+	del, anon          []uint8
+	first, last        []time.Time
+	hostnames, kinds   [][]string
+	ips, macs, serials [][]string
+	agents, observers  [][]string
+	methods, subs      [][]string
+	ports              [][]string
+}
+
+func (c *deviceCols) add(gen uint64, del uint8, d *Device) {
+	c.ids, c.vers, c.del = append(c.ids, d.ID), append(c.vers, gen), append(c.del, del)
+	c.first, c.last = append(c.first, dbTime(d.FirstSeen)), append(c.last, dbTime(d.LastSeen))
+	c.hostnames, c.vendor, c.kinds = append(c.hostnames, nn(d.Hostnames)), append(c.vendor, d.Vendor), append(c.kinds, nn(d.Kinds))
+	c.ips, c.macs, c.serials = append(c.ips, nn(d.IPs)), append(c.macs, nn(d.MACs)), append(c.serials, nn(d.Serials))
+	c.agents, c.observers, c.methods = append(c.agents, nn(d.Agents)), append(c.observers, nn(d.Observers)), append(c.methods, nn(d.Methods))
+	c.subs, c.ports = append(c.subs, nn(d.Subnets)), append(c.ports, nn(d.SwitchPorts))
+	c.anon, c.obs, c.empty = append(c.anon, boolU8(d.Anonymous)), append(c.obs, uint64(d.Observations)), append(c.empty, "")
+}
+
+// insert writes the rows.
+func (c *deviceCols) insert(ctx context.Context, db *store.DB) error {
+	return db.InsertColumns(ctx, deviceInsert, len(c.ids), c.ids, c.vers, c.del, c.first, c.last, c.hostnames, c.vendor, c.kinds, c.ips, c.macs,
+		c.serials, c.agents, c.observers, c.methods, c.subs, c.ports, c.anon, c.obs, c.empty, c.empty)
+}
+
+// deviceRows are the rows of devices that changed.
+func deviceRows(gen uint64, ds []Device) *deviceCols {
+	c := &deviceCols{}
 	for i := range ds {
-		d := &ds[i]
-		rows = append(rows, []any{d.ID, gen, uint8(0), dbTime(d.FirstSeen), dbTime(d.LastSeen), nn(d.Hostnames), d.Vendor, nn(d.Kinds), nn(d.IPs), nn(d.MACs),
-			nn(d.Serials), nn(d.Agents), nn(d.Observers), nn(d.Methods), nn(d.Subnets), nn(d.SwitchPorts), boolU8(d.Anonymous), uint64(d.Observations), "", ""})
+		c.add(gen, 0, &ds[i])
 	}
-	return rows
+	return c
 }
 
 // goneRows mark devices gone (merged into others).
-func goneRows(gen uint64, gone []string) [][]any {
-	rows := make([][]any, 0, len(gone))
-	epoch := dbTime(time.Time{})
+func goneRows(gen uint64, gone []string) *deviceCols {
+	c := &deviceCols{}
 	for _, id := range gone {
-		rows = append(rows, []any{id, gen, uint8(1), epoch, epoch, []string{}, "", []string{}, []string{}, []string{},
-			[]string{}, []string{}, []string{}, []string{}, []string{}, []string{}, uint8(0), uint64(0), "", ""})
+		c.add(gen, 1, &Device{ID: id})
 	}
-	return rows
+	return c
 }
