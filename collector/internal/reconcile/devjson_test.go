@@ -56,23 +56,22 @@ func TestDeviceJSONIsEncodingJSON(t *testing.T) {
 				d.Evidence = append(d.Evidence, e)
 			}
 		}
-		for i := range d.Identifiers {
-			x, err := json.Marshal(d.Identifiers[i])
+		check := func(v any, enc func([]byte) ([]byte, bool)) {
+			x, err := json.Marshal(v)
 			var ok bool
-			buf, ok = identifierJSON(buf[:0], &d.Identifiers[i])
+			buf, ok = enc(buf[:0])
 			if ok != (err == nil) || ok && string(buf) != string(x) {
-				t.Fatalf("identifierJSON(%+v) = %s, %v; want %s, %v", d.Identifiers[i], buf, ok, x, err)
+				t.Fatalf("%+v encodes as %s, %v; want %s, %v", v, buf, ok, x, err)
 			}
 			refused += boolInt(!ok)
 		}
+		for i := range d.Identifiers {
+			x := &d.Identifiers[i]
+			check(x, func(b []byte) ([]byte, bool) { return identifierJSON(b, x) })
+		}
 		for i := range d.Evidence {
-			x, err := json.Marshal(d.Evidence[i])
-			var ok bool
-			buf, ok = evidenceJSON(buf[:0], &d.Evidence[i])
-			if ok != (err == nil) || ok && string(buf) != string(x) {
-				t.Fatalf("evidenceJSON(%+v) = %s, %v; want %s, %v", d.Evidence[i], buf, ok, x, err)
-			}
-			refused += boolInt(!ok)
+			e := &d.Evidence[i]
+			check(e, func(b []byte) ([]byte, bool) { return evidenceJSON(b, e) })
 		}
 	}
 	if refused == 0 {
