@@ -8,6 +8,7 @@ import (
 	"runtime"
 	"runtime/metrics"
 	"runtime/pprof"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -208,6 +209,15 @@ func TestBenchReconcile(t *testing.T) {
 	say("shadow_report_page_seconds_median", median(page).Seconds())
 	say("shadow_report_page_from_table_seconds_median", median(pageStored).Seconds())
 	say("reconcile_new_seconds_median", median(apply).Seconds())
+	under := 0
+	for _, d := range apply {
+		if d < time.Second {
+			under++
+		}
+	}
+	say("reconcile_new_runs_under_1s", under)
+	slowest := slices.Sorted(slices.Values(apply))
+	say("reconcile_new_seconds_p90", slowest[len(slowest)*9/10].Seconds())
 	say("reconcile_new_seconds_all", fmt.Sprint(apply))
 	say("collections_during_runs", gcs)
 	say("reconcile_new_cpu_seconds_median", median(cpu).Seconds())
