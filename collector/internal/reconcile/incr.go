@@ -48,35 +48,10 @@ type agg struct {
 // vendor or a kind, with how often (or how strongly) it was seen; for an
 // observer, a method or a switch port, once.
 type seenVal struct {
+	v    string
 	x    int64
-	v    uint32 // the value's number in the graph's strTable
 	kind seenKind
 }
-
-// strTable numbers the values seen at nodes, each once: a node's list
-// then holds numbers, not strings, and is memory the garbage collector
-// does not scan (at 10 M observations those lists were a fifth of the
-// heap, each entry a pointer to mark). Only Apply adds to it; building
-// devices, on several goroutines, only reads it.
-type strTable struct {
-	ids  map[string]uint32
-	strs []string
-}
-
-func newStrTable() *strTable { return &strTable{ids: map[string]uint32{}} }
-
-// id is the number of s, given it if new.
-func (t *strTable) id(s string) uint32 {
-	if i, ok := t.ids[s]; ok {
-		return i
-	}
-	i := uint32(len(t.strs))
-	t.ids[s] = i
-	t.strs = append(t.strs, s)
-	return i
-}
-
-func (t *strTable) str(i uint32) string { return t.strs[i] }
 
 type seenKind uint8
 
@@ -90,7 +65,7 @@ const (
 	seenPort
 )
 
-func (a *agg) find(k seenKind, v uint32) *seenVal {
+func (a *agg) find(k seenKind, v string) *seenVal {
 	for i := range a.seen {
 		if x := &a.seen[i]; x.kind == k && x.v == v {
 			return x
@@ -100,33 +75,29 @@ func (a *agg) find(k seenKind, v uint32) *seenVal {
 }
 
 // stamp notes that v was seen at t.
-func (a *agg) stamp(tab *strTable, k seenKind, s string, t time.Time) {
-	at, v := nanos(t), tab.id(s)
+func (a *agg) stamp(k seenKind, v string, t time.Time) {
+	at := nanos(t)
 	if x := a.find(k, v); x != nil {
 		if x.x == noTime || at > x.x {
 			x.x = at
 		}
 		return
 	}
-	a.seen = append(a.seen, seenVal{at, v, k})
+	a.seen = append(a.seen, seenVal{v, at, k})
 }
 
 // tally counts n sightings of v.
-func (a *agg) tally(tab *strTable, k seenKind, s string, n int) {
-	v := tab.id(s)
+func (a *agg) tally(k seenKind, v string, n int) {
 	if x := a.find(k, v); x != nil {
 		x.x += int64(n)
 		return
 	}
-	a.seen = append(a.seen, seenVal{int64(n), v, k})
+	a.seen = append(a.seen, seenVal{v, int64(n), k})
 }
 
 // note notes that v was seen; an empty v is nothing.
-func (a *agg) note(tab *strTable, k seenKind, s string) {
-	if s == "" {
-		return
-	}
-	if v := tab.id(s); a.find(k, v) == nil {
+func (a *agg) note(k seenKind, v string) {
+	if v != "" && a.find(k, v) == nil {
 		a.seen = append(a.seen, seenVal{v: v, kind: k})
 	}
 }
@@ -147,26 +118,26 @@ func later(a, b time.Time) time.Time {
 
 // addObs counts an observation, or an aggregate of identical ones (what
 // build does per observation, less its identifiers and evidence).
-func (a *agg) addObs(tab *strTable, o *Observation) {
+func (a *agg) addObs(o *Observation) {
 	n := o.count()
 	a.n += n
 	a.first, a.last = earlier(a.first, o.since()), later(a.last, o.At)
 	if h := strings.ToLower(strings.TrimSpace(o.Hostname)); h != "" {
-		a.stamp(tab, seenHost, h, o.At)
+		a.stamp(seenHost, h, o.At)
 	}
 	if o.IP != "" {
-		a.stamp(tab, seenIP, o.IP, o.At)
+		a.stamp(seenIP, o.IP, o.At)
 	}
 	if o.Vendor != "" {
-		a.tally(tab, seenVendor, o.Vendor, n)
+		a.tally(seenVendor, o.Vendor, n)
 	}
 	for i, k := range o.Kinds {
-		a.tally(tab, seenDeviceKind, k, (len(o.Kinds)-i)*n)
+		a.tally(seenDeviceKind, k, (len(o.Kinds)-i)*n)
 	}
-	a.note(tab, seenObserver, o.Observer)
-	a.note(tab, seenMethod, o.Method)
+	a.note(seenObserver, o.Observer)
+	a.note(seenMethod, o.Method)
 	if o.Method == "snmp-fdb" && o.Port != "" {
-		a.note(tab, seenPort, strings.TrimSpace(o.Via+" port "+o.Port))
+		a.note(seenPort, strings.TrimSpace(o.Via+" port "+o.Port))
 	}
 }
 
@@ -293,8 +264,6 @@ type Incremental struct {
 
 	agreed map[[2]string]bool // agents whose lifetimes allowed a weak link
 
-	strs *strTable // the values nodes saw, numbered
-
 	devRoot map[string]string // root -> device id, as last built
 	rootOf  map[string]string // device id -> root
 	n       int               // observations applied
@@ -307,7 +276,7 @@ func NewIncremental(splits []Split) *Incremental {
 		nodes: map[string]*agg{}, attached: map[string]map[*holder]bool{}, rsByKey: map[string]*holder{}, pending: map[string][]*holder{},
 		byIP: map[string][]*held{}, ipOnly: map[string][]*holder{}, prefixes: map[netip.Prefix]bool{},
 		exactIP: map[string]bool{}, heldAt: map[string]bool{}, mixed: map[string]bool{},
-		touched: map[string]bool{}, oldRoots: map[string]bool{}, devRoot: map[string]string{}, rootOf: map[string]string{}, strs: newStrTable()}
+		touched: map[string]bool{}, oldRoots: map[string]bool{}, devRoot: map[string]string{}, rootOf: map[string]string{}}
 	for _, sp := range splits {
 		m := map[string]bool{}
 		for _, id := range sp.Identifiers {
@@ -444,7 +413,7 @@ func (s *Incremental) Apply(obs []Observation) bool {
 			continue
 		}
 		a := s.node(p.anchor)
-		a.addObs(s.strs, p.o)
+		a.addObs(p.o)
 		for _, id := range p.ids {
 			a.addID(id, p.o.since(), p.o.At)
 		}
@@ -485,7 +454,7 @@ func (s *Incremental) Apply(obs []Observation) bool {
 			if h.lastRef == "" || p.o.At.After(h.a.last) || p.o.At.Equal(h.a.last) && p.o.Ref > h.lastRef {
 				h.lastRef = p.o.Ref
 			}
-			h.a.addObs(s.strs, p.o)
+			h.a.addObs(p.o)
 			s.touched[h.node] = true
 			p.anchor = "holder"
 			if p.o.IP != "" {
@@ -498,7 +467,7 @@ func (s *Incremental) Apply(obs []Observation) bool {
 		g.add(id)
 		p.anchor, p.ids = id, []string{id}
 		a := s.node(id)
-		a.addObs(s.strs, p.o)
+		a.addObs(p.o)
 		a.addID(id, p.o.since(), p.o.At)
 		a.addEv(Evidence{Tied: []string{id}, Outcome: "seen", Method: p.o.Method, Observer: p.o.Observer, Ref: p.o.Ref, FirstSeen: p.o.since(), LastSeen: p.o.At, Count: p.o.count()})
 		s.touched[id] = true
@@ -560,7 +529,7 @@ func (s *Incremental) addHeld(x *held) {
 func (s *Incremental) placeIPOnly(o *Observation) {
 	h := &holder{ip: o.IP, at: o.At, ref: o.Ref, method: o.Method, observer: o.Observer,
 		ipseen: IDIPSeen + ":" + o.Observer + "/" + o.IP}
-	h.a.addObs(s.strs, o)
+	h.a.addObs(o)
 	s.ipOnly[o.IP] = append(s.ipOnly[o.IP], h)
 	if s.exact(o.IP) {
 		var best *held
@@ -752,7 +721,7 @@ func (s *Incremental) devices(roots []string) ([]Device, []bool) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			a := newDevAcc(s.strs)
+			a := newDevAcc()
 			for i := w; i < len(roots); i += workers {
 				devs[i], oks[i] = s.device(roots[i], a)
 			}
@@ -768,7 +737,7 @@ func (s *Incremental) Device(id string) (Device, bool) {
 	if !ok {
 		return Device{}, false
 	}
-	return s.device(r, newDevAcc(s.strs))
+	return s.device(r, newDevAcc())
 }
 
 // DeviceIDs lists the devices as of the last Changes.
@@ -793,15 +762,14 @@ func (s *Incremental) Observations() int { return s.n }
 // observer is one device). One is reused, reset, for device after device.
 type devAcc struct {
 	sightings
-	strs        *strTable // the graph's, read only
 	n           int
 	first, last time.Time
 	ids         map[string]Identifier
 	slab        []Evidence // where ev's values live; reused
 }
 
-func newDevAcc(strs *strTable) *devAcc {
-	return &devAcc{sightings: newSightings(), strs: strs, ids: map[string]Identifier{}}
+func newDevAcc() *devAcc {
+	return &devAcc{sightings: newSightings(), ids: map[string]Identifier{}}
 }
 
 func (d *devAcc) reset() {
@@ -857,31 +825,30 @@ func (d *devAcc) addObs(a *agg) {
 		d.first, d.last = earlier(d.first, a.first), later(d.last, a.last)
 	}
 	for _, x := range a.seen {
-		v := d.strs.str(x.v)
 		switch x.kind {
 		case seenHost:
-			stampAt(d.hosts, v, x.x)
+			stampAt(d.hosts, x)
 		case seenIP:
-			stampAt(d.ips, v, x.x)
+			stampAt(d.ips, x)
 		case seenVendor:
-			d.vendors[v] += int(x.x)
+			d.vendors[x.v] += int(x.x)
 		case seenDeviceKind:
-			d.kinds[v] += int(x.x)
+			d.kinds[x.v] += int(x.x)
 		case seenObserver:
-			d.addToSet("observer", v)
+			d.addToSet("observer", x.v)
 		case seenMethod:
-			d.addToSet("method", v)
+			d.addToSet("method", x.v)
 		case seenPort:
-			d.addToSet("port", v)
+			d.addToSet("port", x.v)
 		}
 	}
 }
 
 // stampAt keeps in m the latest time x was seen.
-func stampAt(m map[string]time.Time, v string, nanos int64) {
-	at := fromNanos(nanos)
-	if old, ok := m[v]; !ok || at.After(old) {
-		m[v] = at
+func stampAt(m map[string]time.Time, x seenVal) {
+	at := fromNanos(x.x)
+	if old, ok := m[x.v]; !ok || at.After(old) {
+		m[x.v] = at
 	}
 }
 
