@@ -662,8 +662,7 @@ type sightings struct {
 	// of the subnets it found.
 	subnets map[string]bool
 	names   map[subnetKey]string
-	order   []evOrder
-	keyBuf  []byte
+	evs     evSorter
 }
 
 func newSightings() sightings {
@@ -680,15 +679,7 @@ func (a *sightings) reset() {
 	}
 	a.vendors, a.kinds, a.ev = emptied(a.vendors), emptied(a.kinds), emptied(a.ev)
 	a.subnets = emptied(a.subnets)
-	clear(a.order) // drop what the evidence pointed to
-	if cap(a.order) > 1024 {
-		a.order = nil
-	}
-	a.order = a.order[:0]
-	if cap(a.keyBuf) > 64<<10 {
-		a.keyBuf = nil
-	}
-	a.keyBuf = a.keyBuf[:0]
+	a.evs.reset()
 }
 
 // emptied returns m emptied: cleared when it is not big, a new map when it
@@ -712,6 +703,53 @@ type evOrder struct {
 	first  time.Time
 	lo, hi int
 	e      *Evidence
+}
+
+// evSorter puts evidence in the order a device shows it (evOrder); its
+// memory is reused from device to device.
+type evSorter struct {
+	order  []evOrder
+	keyBuf []byte
+}
+
+// reset empties s for the next device, dropping what it pointed to and
+// memory grown big.
+func (s *evSorter) reset() {
+	clear(s.order)
+	if cap(s.order) > 1024 {
+		s.order = nil
+	}
+	s.order = s.order[:0]
+	if cap(s.keyBuf) > 64<<10 {
+		s.keyBuf = nil
+	}
+	s.keyBuf = s.keyBuf[:0]
+}
+
+// add places e (which must stay put until sorted).
+func (s *evSorter) add(e *Evidence) {
+	lo := len(s.keyBuf)
+	s.keyBuf = appendEvidenceKey(s.keyBuf, e)
+	s.order = append(s.order, evOrder{e.FirstSeen, lo, len(s.keyBuf), e})
+}
+
+// sorted returns a copy of the evidence added, in order; nil if none.
+func (s *evSorter) sorted() []Evidence {
+	keyBuf := s.keyBuf
+	slices.SortFunc(s.order, func(x, y evOrder) int {
+		if c := x.first.Compare(y.first); c != 0 {
+			return c
+		}
+		return bytes.Compare(keyBuf[x.lo:x.hi], keyBuf[y.lo:y.hi])
+	})
+	if len(s.order) == 0 {
+		return nil
+	}
+	out := make([]Evidence, 0, len(s.order))
+	for _, o := range s.order {
+		out = append(out, *o.e)
+	}
+	return out
 }
 
 // evKey is what evidence merges on: the identifiers it tied (joined), the
@@ -764,22 +802,10 @@ func (a *sightings) describe(d *Device, subnets []netip.Prefix) {
 		d.Vendor = v[0]
 	}
 	d.Kinds = top(a.kinds, 3)
-	// By first sighting, then by what it says: the tied identifiers
-	// (joined by commas), outcome, method and observer, run together.
-	byFirst := a.order[:0]
 	for _, e := range a.ev {
-		lo := len(a.keyBuf)
-		a.keyBuf = appendEvidenceKey(a.keyBuf, e)
-		byFirst = append(byFirst, evOrder{e.FirstSeen, lo, len(a.keyBuf), e})
+		a.evs.add(e)
 	}
-	a.order = byFirst
-	sortEvidence(byFirst, a.keyBuf)
-	if len(byFirst) > 0 {
-		d.Evidence = make([]Evidence, 0, len(byFirst))
-	}
-	for _, o := range byFirst {
-		d.Evidence = append(d.Evidence, *o.e)
-	}
+	d.Evidence = a.evs.sorted()
 	if len(d.Evidence) > maxEvidence {
 		d.Evidence = d.Evidence[len(d.Evidence)-maxEvidence:]
 	}
@@ -796,16 +822,6 @@ func appendEvidenceKey(b []byte, e *Evidence) []byte {
 		b = append(b, t...)
 	}
 	return append(append(append(b, e.Outcome...), e.Method...), e.Observer...)
-}
-
-// sortEvidence sorts evidence by first sighting, then by key (keyBuf[lo:hi]).
-func sortEvidence(order []evOrder, keyBuf []byte) {
-	slices.SortFunc(order, func(x, y evOrder) int {
-		if c := x.first.Compare(y.first); c != 0 {
-			return c
-		}
-		return bytes.Compare(keyBuf[x.lo:x.hi], keyBuf[y.lo:y.hi])
-	})
 }
 
 // compareIdentifiers orders a device's identifiers: by rank, then by id.

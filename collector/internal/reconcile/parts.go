@@ -172,22 +172,14 @@ func (e *Engine) withParts(ctx context.Context, devs map[string]*Device, where s
 	if err != nil {
 		return err
 	}
-	var order []evOrder
-	var keyBuf []byte
+	var evs evSorter
 	for _, d := range devs {
 		slices.SortFunc(d.Identifiers, compareIdentifiers)
-		order, keyBuf = order[:0], keyBuf[:0]
+		evs.reset()
 		for i := range d.Evidence {
-			lo := len(keyBuf)
-			keyBuf = appendEvidenceKey(keyBuf, &d.Evidence[i])
-			order = append(order, evOrder{d.Evidence[i].FirstSeen, lo, len(keyBuf), &d.Evidence[i]})
+			evs.add(&d.Evidence[i])
 		}
-		sortEvidence(order, keyBuf)
-		ev := make([]Evidence, 0, len(order))
-		for _, o := range order {
-			ev = append(ev, *o.e)
-		}
-		if len(ev) > 0 {
+		if ev := evs.sorted(); ev != nil {
 			d.Evidence = ev
 		}
 	}
